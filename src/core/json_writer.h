@@ -1,0 +1,46 @@
+// JsonWriter: appends JSON to a string without building a DOM. Used on the hot path
+// (one JSON line per change), where a DOM would cost more than the rest of the pipeline.
+// The caller is responsible for well-formed nesting; commas are inserted automatically.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/value.h"
+
+namespace sluice {
+
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string* out) : out_(out) {}
+
+  void BeginObject();
+  void EndObject();
+  void BeginArray();
+  void EndArray();
+  void Key(std::string_view key);
+  void String(std::string_view s);
+  void Int(int64_t v);
+  void UInt(uint64_t v);
+  void Bool(bool v);
+  void Null();
+  // Embeds already-valid JSON text as one value.
+  void Raw(std::string_view json);
+  // A column value by its kind (unchanged values must be filtered by the caller).
+  void Value(const sluice::Value& v);
+  // {"col": value, ...}; unchanged values are left out.
+  void RowObject(const Row& row);
+
+ private:
+  void Separate();
+  std::string* out_;
+  std::vector<bool> first_;  // per open container: no element written yet
+  bool after_key_ = false;
+};
+
+// Appends `s` with JSON escaping (no surrounding quotes).
+void AppendJsonEscaped(std::string* out, std::string_view s);
+
+}  // namespace sluice

@@ -1,0 +1,73 @@
+// Option tables: each plugin declares its options once (name, type, default, required,
+// description). The config loader validates YAML against the table and hands the plugin
+// an Options of checked values -- never a YAML node.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sluice {
+
+enum class OptionType {
+  kString,
+  kSecret,    // a string never printed (passwords, tokens)
+  kInt,       // a whole number
+  kBool,      // true/false
+  kDuration,  // "250ms", "5s", "2m", "1h"; a bare number means seconds
+  kBytes,     // "512", "64KB", "5MB", "1GiB"
+  kEnum,      // one of `choices`
+  kList,      // comma-separated strings, or a YAML sequence
+};
+
+const char* OptionTypeName(OptionType type);
+
+struct OptionSpec {
+  std::string name;
+  OptionType type = OptionType::kString;
+  std::string default_value;  // empty with required=false means "unset"
+  bool required = false;
+  std::string description;
+  std::vector<std::string> choices;  // for kEnum
+};
+
+// Checks `value` against `spec`; the message says what was expected.
+Status ValidateOption(const OptionSpec& spec, const std::string& value);
+
+std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text);
+std::optional<uint64_t> ParseBytes(const std::string& text);
+std::vector<std::string> SplitList(const std::string& text);
+
+// Validated option values, defaults filled in. Accessors assume validation passed and the
+// option is declared; asking for an undeclared option is a programming error.
+class Options {
+ public:
+  Options() = default;
+  explicit Options(std::map<std::string, std::string> values) : values_(std::move(values)) {}
+
+  bool Has(const std::string& name) const;
+  const std::string& String(const std::string& name) const;
+  int64_t Int(const std::string& name) const;
+  bool Bool(const std::string& name) const;
+  std::chrono::milliseconds Duration(const std::string& name) const;
+  uint64_t Bytes(const std::string& name) const;
+  std::vector<std::string> List(const std::string& name) const;
+
+  void Set(const std::string& name, std::string value) { values_[name] = std::move(value); }
+  const std::map<std::string, std::string>& values() const { return values_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// Fills defaults for options missing from `given`. Does not validate.
+Options WithDefaults(const std::vector<OptionSpec>& specs, std::map<std::string, std::string> given);
+
+const OptionSpec* FindOption(const std::vector<OptionSpec>& specs, const std::string& name);
+
+}  // namespace sluice

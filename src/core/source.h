@@ -1,0 +1,65 @@
+// Source: the interface every source connector implements (postgres, kafka, ...).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/change.h"
+#include "core/options.h"
+#include "core/status.h"
+
+namespace sluice {
+
+class StateStore;
+
+// Where a source hands its batches. Implemented by the pipeline.
+class BatchEmitter {
+ public:
+  virtual ~BatchEmitter() = default;
+  // Offers `batch` to the pipeline, waiting up to `wait` for room. On true the pipeline
+  // owns the batch (it is moved from); on false (pipeline full, or stopping) `batch` is
+  // untouched and the source should do its housekeeping (keepalives) and offer it again.
+  virtual bool Emit(Batch& batch, std::chrono::milliseconds wait) = 0;
+};
+
+// A table pattern from a pipe: schema or table may be "*".
+struct TableSelector {
+  std::string schema;
+  std::string table;
+  bool operator==(const TableSelector&) const = default;
+};
+
+struct SourceContext {
+  std::string pipeline;                 // pipeline name, unique in the config
+  std::string source;                   // source name from the config ("shop")
+  Options options;                      // validated against the plugin's option table
+  std::vector<TableSelector> tables;    // what the pipeline reads
+  StateStore* state = nullptr;          // this pipeline's state directory; outlives the source
+  size_t batch_max_changes = 1000;      // batches close at this many changes...
+  size_t batch_max_bytes = 1 << 20;     // ...or this many bytes
+};
+
+// Owned by its pipeline. Run() is called once, from the pipeline's source thread;
+// Confirm() is called from sink threads and must be thread-safe.
+class Source {
+ public:
+  virtual ~Source() = default;
+
+  // Connects and checks that the source can serve the pipeline (server settings, tables,
+  // keys, privileges) without creating anything. For `sluice check --connect`.
+  virtual Status Check() = 0;
+
+  // Reads until `stop` becomes true (returns Cancelled or Ok) or a fatal error.
+  // Transient failures (lost connection) are retried inside; what comes back is final
+  // for this pipeline.
+  virtual Status Run(BatchEmitter& out, const std::atomic<bool>& stop) = 0;
+
+  // Every batch up to the one that carried `checkpoint` is durable in every sink.
+  // Checkpoints arrive in emission order; a later one subsumes the earlier ones.
+  virtual void Confirm(const Checkpoint& checkpoint) = 0;
+};
+
+}  // namespace sluice

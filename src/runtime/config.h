@@ -1,0 +1,106 @@
+// Config: the parsed and validated form of a sluice YAML file. The loader (config.cc) is
+// the only user of yaml-cpp; everything downstream sees these structs.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/options.h"
+#include "core/registry.h"
+#include "core/source.h"
+
+namespace sluice {
+
+// 1-based line and column in the config file, as an editor shows them.
+struct SourceLocation {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+// One config mistake: "sluice.yaml:12:30: unknown sink 'serch' (known sinks: search, out)".
+struct Diagnostic {
+  SourceLocation where;
+  std::string message;
+  std::string ToString() const;
+};
+
+// A named `sources:` or `sinks:` entry.
+struct PluginConfig {
+  std::string name;
+  std::string type;
+  std::map<std::string, std::string> options;  // every key but `type`, interpolated, as text
+  SourceLocation where;
+};
+
+// `where COLUMN OP LITERAL`
+enum class CompareOp { kEq, kNe, kLt, kLe, kGt, kGe, kIsNull, kIsNotNull };
+
+struct TransformSpec {
+  enum class Kind { kSelect, kDrop, kRename, kWhere };
+  Kind kind = Kind::kSelect;
+  std::vector<std::string> columns;                          // select, drop
+  std::vector<std::pair<std::string, std::string>> renames;  // rename: (from, to)
+  std::string where_column;                                  // where
+  CompareOp where_op = CompareOp::kEq;
+  std::string where_literal;       // text of the literal (unquoted)
+  bool where_literal_is_string = false;  // it was quoted: compare as text
+  SourceLocation where;
+};
+
+// The sink end of a pipeline: `search.products key=value ...`
+struct SinkRef {
+  std::string sink;    // name of a `sinks:` entry
+  std::string target;  // may be empty
+  std::map<std::string, std::string> options;  // pipe key=value options (override the sink's)
+  SourceLocation where;
+};
+
+struct PipelineConfig {
+  std::string name;
+  std::string source;                 // name of a `sources:` entry
+  std::vector<TableSelector> tables;  // at least one
+  std::vector<TransformSpec> transforms;
+  std::vector<SinkRef> sinks;         // at least one; the pipe form gives exactly one
+  std::map<std::string, std::string> source_options;  // structured form `source_options:`
+  SourceLocation where;
+};
+
+struct Config {
+  std::string file;
+  std::string state_dir = "./state";
+  std::string http_listen = "127.0.0.1:8080";
+  std::string log_format = "text";  // text | json
+  std::string log_level = "info";   // trace | debug | info | warn | error
+  size_t batch_max_changes = 1000;
+  size_t batch_max_bytes = 1 << 20;
+  size_t queue_max_batches = 16;
+  size_t queue_max_bytes = 64u << 20;
+  std::vector<PluginConfig> sources;
+  std::vector<PluginConfig> sinks;
+  std::vector<PipelineConfig> pipelines;
+
+  const PluginConfig* FindSource(const std::string& name) const;
+  const PluginConfig* FindSink(const std::string& name) const;
+};
+
+// Looks up an environment variable; injectable for tests.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup ProcessEnv();
+
+struct LoadResult {
+  Config config;
+  std::vector<Diagnostic> errors;  // empty means valid; otherwise every mistake found
+  bool ok() const { return errors.empty(); }
+};
+
+// Parses, interpolates ${VAR} / ${VAR:-default}, and validates against the registry's
+// option tables. Reports every error at once, each with file:line:column.
+LoadResult LoadConfigFile(const std::string& path, const Registry& registry, const EnvLookup& env);
+LoadResult LoadConfigString(const std::string& text, const std::string& file_name,
+                            const Registry& registry, const EnvLookup& env);
+
+}  // namespace sluice
