@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,10 +20,11 @@ class StateStore;
 class BatchEmitter {
  public:
   virtual ~BatchEmitter() = default;
-  // Offers `batch` to the pipeline, waiting up to `wait` for room. On true the pipeline
-  // owns the batch (it is moved from); on false (pipeline full, or stopping) `batch` is
-  // untouched and the source should do its housekeeping (keepalives) and offer it again.
-  virtual bool Emit(Batch& batch, std::chrono::milliseconds wait) = 0;
+  // Hands `batch` to the pipeline. While the pipeline is full this blocks (backpressure),
+  // calling `while_waiting` about every 100 ms so the source can keep its connection alive
+  // (keepalives, status updates). Returns false when the pipeline is stopping; the batch is
+  // then dropped, which loses nothing since nothing past it was confirmed.
+  virtual bool Emit(Batch&& batch, const std::function<void()>& while_waiting) = 0;
 };
 
 // A table pattern from a pipe: schema or table may be "*".
@@ -60,6 +62,10 @@ class Source {
   // Every batch up to the one that carried `checkpoint` is durable in every sink.
   // Checkpoints arrive in emission order; a later one subsumes the earlier ones.
   virtual void Confirm(const Checkpoint& checkpoint) = 0;
+
+  // Called once after Run() returned and every sink has drained and flushed: the last
+  // chance to hand the final confirmed position to the server before closing.
+  virtual void Shutdown() {}
 };
 
 }  // namespace sluice

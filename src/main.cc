@@ -1,0 +1,151 @@
+// sluice: command line entry point. Parses the command, loads the config, and runs or checks
+// it. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "core/registry.h"
+#include "runtime/builtin_plugins.h"
+#include "runtime/check.h"
+#include "runtime/config.h"
+#include "runtime/daemon.h"
+#include "runtime/logging.h"
+#include "runtime/version.h"
+
+namespace sluice {
+namespace {
+
+std::atomic<int> g_signals{0};
+
+// Blocks SIGINT/SIGTERM in every thread and counts them on a dedicated one, so no
+// pipeline thread is ever interrupted inside a write.
+void StartSignalThread() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::thread([set] {
+    while (true) {
+      int sig = 0;
+      if (sigwait(&set, &sig) == 0) {
+        int n = ++g_signals;
+        if (n >= 3) std::_Exit(kExitFailure);
+      }
+    }
+  }).detach();
+}
+
+bool LoadOrReport(const std::string& path, const Registry& registry, Config* out) {
+  LoadResult loaded = LoadConfigFile(path, registry, ProcessEnv());
+  for (const Diagnostic& d : loaded.errors) std::cerr << d.ToString() << "\n";
+  if (!loaded.ok()) {
+    std::cerr << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors")
+              << " in " << path << "\n";
+    return false;
+  }
+  *out = std::move(loaded.config);
+  return true;
+}
+
+int CmdRun(const std::string& path, const Registry& registry) {
+  Config config;
+  if (!LoadOrReport(path, registry, &config)) return kExitUsage;
+  Status s = SetupLogging(config.log_format, config.log_level);
+  if (!s.ok()) {
+    std::cerr << s.message() << "\n";
+    return kExitUsage;
+  }
+  spdlog::info("sluice {} ({}) starting {} pipeline(s) from {}", Version(), Commit(),
+               config.pipelines.size(), path);
+  Daemon daemon(std::move(config), registry);
+  int code = daemon.Run(g_signals, std::chrono::seconds(30));
+  spdlog::info("sluice exiting with code {}", code);
+  return code;
+}
+
+int CmdCheck(const std::string& path, bool connect, const Registry& registry) {
+  Config config;
+  if (!LoadOrReport(path, registry, &config)) return kExitUsage;
+  if (connect) {
+    (void)SetupLogging("text", "warn");
+    auto problems = CheckConnections(config, registry);
+    for (const auto& p : problems) std::cerr << path << ": " << p << "\n";
+    if (!problems.empty()) return kExitFailure;
+  }
+  std::cout << path << ": ok (" << config.pipelines.size() << " pipeline(s)"
+            << (connect ? ", every source and sink reachable" : "") << ")\n";
+  return kExitOk;
+}
+
+void PrintOptions(const std::vector<OptionSpec>& options) {
+  for (const auto& o : options) {
+    std::cout << "    " << o.name << " (" << OptionTypeName(o.type)
+              << (o.required ? ", required" : "")
+              << (o.default_value.empty() ? "" : ", default " + o.default_value) << "): "
+              << o.description << "\n";
+  }
+}
+
+int CmdPlugins(const Registry& registry) {
+  std::cout << "sources:\n";
+  for (const auto* p : registry.Sources()) {
+    std::cout << "  " << p->type << ": " << p->description << "\n";
+    PrintOptions(p->options);
+  }
+  std::cout << "sinks:\n";
+  for (const auto* p : registry.Sinks()) {
+    std::cout << "  " << p->type << ": " << p->description << "\n";
+    PrintOptions(p->options);
+  }
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  Registry registry;
+  RegisterBuiltinPlugins(registry);
+  (void)SetupLogging("text", "info");
+
+  CLI::App app{"sluice: keeps search indexes, caches and logs in step with PostgreSQL"};
+  app.set_version_flag("--version", std::string("sluice ") + Version() + " (" + Commit() + ")");
+  app.require_subcommand(1);
+  std::string config_path;
+  bool connect = false;
+
+  auto* run = app.add_subcommand("run", "Run the pipelines of a config file until SIGTERM/SIGINT");
+  run->add_option("-c,--config", config_path, "Config file (YAML)")->required();
+  auto* check = app.add_subcommand("check", "Validate a config file; exit 0 when it is valid");
+  check->add_option("-c,--config", config_path, "Config file (YAML)")->required();
+  check->add_flag("--connect", connect,
+                  "Also connect to every source and sink and check settings, tables and rights");
+  auto* version = app.add_subcommand("version", "Print version and build commit");
+  auto* plugins = app.add_subcommand("plugins", "List sources and sinks with their options");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (*version) {
+    std::cout << "sluice " << Version() << " (" << Commit() << ")\n";
+    return kExitOk;
+  }
+  if (*plugins) return CmdPlugins(registry);
+  if (*check) return CmdCheck(config_path, connect, registry);
+  StartSignalThread();
+  return CmdRun(config_path, registry);
+}
+
+}  // namespace
+}  // namespace sluice
+
+int main(int argc, char** argv) { return sluice::Main(argc, argv); }

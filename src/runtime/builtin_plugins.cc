@@ -1,0 +1,13 @@
+#include "runtime/builtin_plugins.h"
+
+#include "connectors/postgres/postgres_source.h"
+#include "sinks/stdout/stdout_sink.h"
+
+namespace sluice {
+
+void RegisterBuiltinPlugins(Registry& registry) {
+  pg::RegisterPostgresSource(registry);
+  RegisterStdoutSink(registry);
+}
+
+}  // namespace sluice

@@ -1,0 +1,67 @@
+#include "runtime/logging.h"
+
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <mutex>
+
+#include "core/change_json.h"
+#include "core/json_writer.h"
+#include "core/redact.h"
+
+namespace sluice {
+
+namespace {
+
+// Formats each record itself so that the message is redacted (and, for JSON, escaped).
+class StderrSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit StderrSink(bool json) : json_(json) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string text = Redact(std::string_view(msg.payload.data(), msg.payload.size()));
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(msg.time.time_since_epoch()).count();
+    std::string line;
+    std::string_view level = spdlog::level::to_string_view(msg.level);
+    if (json_) {
+      JsonWriter w(&line);
+      w.BeginObject();
+      w.Key("time");
+      w.String(FormatTimestampUs(us));
+      w.Key("level");
+      w.String(std::string_view(level.data(), level.size()));
+      w.Key("msg");
+      w.String(text);
+      w.EndObject();
+    } else {
+      line = FormatTimestampUs(us) + " " + std::string(level.data(), level.size()) + " " + text;
+    }
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+
+ private:
+  bool json_;
+};
+
+}  // namespace
+
+Status SetupLogging(const std::string& format, const std::string& level) {
+  if (format != "text" && format != "json") {
+    return Status::InvalidArgument("log format must be text or json, got '" + format + "'");
+  }
+  auto lvl = spdlog::level::from_str(level);
+  if (lvl == spdlog::level::off && level != "off") {
+    return Status::InvalidArgument("unknown log level '" + level + "'");
+  }
+  auto logger = std::make_shared<spdlog::logger>("sluice", std::make_shared<StderrSink>(format == "json"));
+  logger->set_level(lvl);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+  return Status::Ok();
+}
+
+}  // namespace sluice
