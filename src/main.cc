@@ -2,6 +2,8 @@
 // it. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 #include <signal.h>
 
+#include <csignal>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>

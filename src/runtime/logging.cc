@@ -24,7 +24,7 @@ class StderrSink : public spdlog::sinks::base_sink<std::mutex> {
     std::string text = Redact(std::string_view(msg.payload.data(), msg.payload.size()));
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(msg.time.time_since_epoch()).count();
     std::string line;
-    std::string_view level = spdlog::level::to_string_view(msg.level);
+    auto level = spdlog::level::to_string_view(msg.level);
     if (json_) {
       JsonWriter w(&line);
       w.BeginObject();

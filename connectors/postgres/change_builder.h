@@ -1,0 +1,65 @@
+// ChangeBuilder: turns decoded pgoutput messages into Changes. Keeps the relation cache
+// (Relation messages describe the columns later tuples refer to), the current transaction's
+// commit LSN and the ordinal of each change inside it. Pure: no I/O.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "connectors/postgres/pgoutput_decoder.h"
+#include "core/change.h"
+
+namespace sluice::pg {
+
+// Key columns by (schema, table), from the catalog. Tables missing here fall back to the
+// Relation message's key flags.
+using KeyColumns = std::map<std::pair<std::string, std::string>, std::vector<std::string>>;
+
+// One thread.
+class ChangeBuilder {
+ public:
+  ChangeBuilder(std::string source, KeyColumns keys,
+                std::unordered_map<uint32_t, uint32_t> domain_base_types)
+      : source_(std::move(source)), keys_(std::move(keys)), domains_(std::move(domain_base_types)) {}
+
+  struct Effect {
+    bool commit = false;  // the message was a Commit
+    Lsn commit_end;       // its end LSN: what may be confirmed once durable
+  };
+
+  // Applies one message; row changes are appended to `batch` (bytes updated).
+  Result<Effect> Apply(const PgoutputMessage& message, Batch* batch);
+
+  bool in_transaction() const { return in_txn_; }
+
+ private:
+  struct Relation {
+    std::shared_ptr<const TableId> table;
+    std::vector<std::string> names;
+    std::vector<uint32_t> types;  // domains resolved to their base type
+    std::vector<size_t> key_index;  // positions of key columns in `names`
+  };
+
+  Status OnRelation(const RelationMsg& m);
+  Result<const Relation*> Find(uint32_t oid) const;
+  Row ToRow(const Relation& rel, const Tuple& tuple) const;
+  Row KeyOf(const Relation& rel, const Tuple& tuple) const;
+  Change NewChange(Op op, const Relation& rel);
+  void Append(Change&& c, Batch* batch);
+
+  std::string source_;
+  KeyColumns keys_;
+  std::unordered_map<uint32_t, uint32_t> domains_;
+  std::unordered_map<uint32_t, Relation> relations_;
+  bool in_txn_ = false;
+  Lsn commit_lsn_;
+  int64_t commit_time_us_ = 0;
+  uint32_t xid_ = 0;
+  uint64_t seq_ = 0;
+};
+
+}  // namespace sluice::pg

@@ -1,0 +1,110 @@
+#include "connectors/postgres/replication_stream.h"
+
+#include <poll.h>
+
+#include <chrono>
+#include <cstring>
+
+namespace sluice::pg {
+
+namespace {
+
+constexpr int64_t kPgEpochOffsetUs = 946684800LL * 1000000LL;
+
+uint64_t ReadU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+void PutU64(char* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+
+}  // namespace
+
+int64_t PgEpochNowUs() {
+  auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  return now - kPgEpochOffsetUs;
+}
+
+ReplicationStream::~ReplicationStream() {
+  if (buffer_) PQfreemem(buffer_);
+}
+
+Status ReplicationStream::Start(const std::string& slot, const std::string& publication,
+                                Lsn start, int proto_version) {
+  std::string sql = "START_REPLICATION SLOT " + conn_.Ident(slot) + " LOGICAL " +
+                    start.ToString() + " (proto_version '" + std::to_string(proto_version) +
+                    "', publication_names " + conn_.Literal(conn_.Ident(publication)) + ")";
+  ResultPtr r(PQexec(conn_.get(), sql.c_str()));
+  if (!r || PQresultStatus(r.get()) != PGRES_COPY_BOTH) {
+    return ToStatus(conn_.get(), r.get(), "START_REPLICATION of slot " + slot);
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<StreamMessage>> ReplicationStream::Next(std::chrono::milliseconds timeout) {
+  if (buffer_) {
+    PQfreemem(buffer_);
+    buffer_ = nullptr;
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int n = PQgetCopyData(conn_.get(), &buffer_, 1);
+    if (n == -1) {
+      ResultPtr r(PQgetResult(conn_.get()));
+      return Status::Unavailable("replication stream ended by the server: " +
+                                 std::string(PQerrorMessage(conn_.get())));
+    }
+    if (n == -2) return ToStatus(conn_.get(), nullptr, "reading the replication stream");
+    if (n > 0) {
+      StreamMessage m;
+      m.type = buffer_[0];
+      if (m.type == 'w' && n >= 25) {
+        m.wal_start = Lsn(ReadU64(buffer_ + 1));
+        m.wal_end = Lsn(ReadU64(buffer_ + 9));
+        m.payload = std::string_view(buffer_ + 25, static_cast<size_t>(n - 25));
+        return std::optional<StreamMessage>(m);
+      }
+      if (m.type == 'k' && n >= 18) {
+        m.wal_end = Lsn(ReadU64(buffer_ + 1));
+        m.reply_requested = buffer_[17] != 0;
+        return std::optional<StreamMessage>(m);
+      }
+      return Status::Internal("unexpected replication message '" + std::string(1, m.type) +
+                              "' of " + std::to_string(n) + " bytes");
+    }
+    // n == 0: nothing buffered; wait for the socket.
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::optional<StreamMessage>();
+    pollfd pfd{PQsocket(conn_.get()), POLLIN, 0};
+    int rc = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (rc < 0 && errno != EINTR) return Status::Unavailable("poll on replication socket failed");
+    if (PQconsumeInput(conn_.get()) == 0) {
+      return ToStatus(conn_.get(), nullptr, "reading the replication stream");
+    }
+  }
+}
+
+Status ReplicationStream::SendStatus(Lsn write, Lsn flush, bool reply_requested) {
+  char msg[34];
+  msg[0] = 'r';
+  PutU64(msg + 1, write.value());
+  PutU64(msg + 9, flush.value());
+  PutU64(msg + 17, flush.value());
+  PutU64(msg + 25, static_cast<uint64_t>(PgEpochNowUs()));
+  msg[33] = reply_requested ? 1 : 0;
+  if (PQputCopyData(conn_.get(), msg, sizeof(msg)) != 1 || PQflush(conn_.get()) != 0) {
+    return ToStatus(conn_.get(), nullptr, "sending standby status update");
+  }
+  return Status::Ok();
+}
+
+}  // namespace sluice::pg

@@ -1,0 +1,92 @@
+#include "connectors/postgres/snapshot_reader.h"
+
+#include <optional>
+
+#include "connectors/postgres/copy_text.h"
+#include "connectors/postgres/type_map.h"
+
+namespace sluice::pg {
+
+namespace {
+
+std::string CopySql(PgConn& conn, const TableInfo& t) {
+  std::string cols;
+  for (const auto& c : t.columns) {
+    if (!cols.empty()) cols += ", ";
+    cols += conn.Ident(c.name);
+  }
+  return "COPY " + conn.Ident(t.schema) + "." + conn.Ident(t.name) + " (" + cols + ") TO STDOUT";
+}
+
+// Builds a read change from one COPY line's fields.
+Change RowChange(const TableInfo& t, const std::shared_ptr<const TableId>& id,
+                 const std::vector<size_t>& key_index,
+                 std::vector<std::optional<std::string>>& fields, Lsn tag) {
+  Change c;
+  c.op = Op::kRead;
+  c.table = id;
+  c.position = Position{tag, 0};
+  Row row;
+  row.reserve(t.columns.size());
+  for (size_t i = 0; i < t.columns.size() && i < fields.size(); ++i) {
+    Value v = fields[i] ? ConvertText(t.columns[i].type_oid, *fields[i]) : Value::Null();
+    row.push_back({t.columns[i].name, std::move(v)});
+  }
+  c.key.reserve(key_index.size());
+  for (size_t k : key_index) {
+    if (k < row.size()) c.key.push_back(row[k]);
+  }
+  c.after = std::move(row);
+  return c;
+}
+
+}  // namespace
+
+Status CopyTable(PgConn& conn, const TableInfo& table, const std::string& source_name, Lsn tag,
+                 const Checkpoint& last_checkpoint, const SnapshotLimits& limits,
+                 const EmitFn& emit, int64_t* rows_read) {
+  auto id = std::make_shared<const TableId>(TableId{source_name, table.schema, table.name});
+  std::vector<size_t> key_index;
+  for (const auto& k : table.key_columns) {
+    for (size_t i = 0; i < table.columns.size(); ++i) {
+      if (table.columns[i].name == k) key_index.push_back(i);
+    }
+  }
+  std::string sql = CopySql(conn, table);
+  ResultPtr start(PQexec(conn.get(), sql.c_str()));
+  if (!start || PQresultStatus(start.get()) != PGRES_COPY_OUT) {
+    return ToStatus(conn.get(), start.get(), "snapshot of " + table.Qualified());
+  }
+  Batch batch;
+  std::vector<std::optional<std::string>> fields;
+  while (true) {
+    char* buf = nullptr;
+    int n = PQgetCopyData(conn.get(), &buf, 0);
+    if (n == -1) break;
+    if (n < 0) return ToStatus(conn.get(), nullptr, "snapshot of " + table.Qualified());
+    std::string_view line(buf, static_cast<size_t>(n));
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    bool parsed = ParseCopyTextLine(line, &fields);
+    PQfreemem(buf);
+    if (!parsed) return Status::Internal("malformed COPY line from " + table.Qualified());
+    Change c = RowChange(table, id, key_index, fields, tag);
+    batch.bytes += c.ApproxBytes();
+    batch.changes.push_back(std::move(c));
+    ++*rows_read;
+    if (batch.changes.size() >= limits.batch_max_changes || batch.bytes >= limits.batch_max_bytes) {
+      if (!emit(std::move(batch))) return Status::Cancelled("stopping during snapshot");
+      batch = Batch{};
+    }
+  }
+  ResultPtr end(PQgetResult(conn.get()));
+  if (!end || PQresultStatus(end.get()) != PGRES_COMMAND_OK) {
+    return ToStatus(conn.get(), end.get(), "snapshot of " + table.Qualified());
+  }
+  while (ResultPtr extra{PQgetResult(conn.get())}) {
+  }
+  batch.checkpoint = last_checkpoint;
+  if (!emit(std::move(batch))) return Status::Cancelled("stopping during snapshot");
+  return Status::Ok();
+}
+
+}  // namespace sluice::pg
