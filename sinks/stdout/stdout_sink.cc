@@ -26,9 +26,16 @@ Status StdoutSink::Open() {
     fd_ = STDOUT_FILENO;
     return Status::Ok();
   }
-  fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  fd_ = ::open(options_.path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) return Errno("cannot open " + options_.path);
   owns_fd_ = true;
+  // A crash in the middle of a write can leave a torn last line; end it so that the
+  // next line starts clean (readers skip the torn one: it was never reported durable).
+  off_t size = ::lseek(fd_, 0, SEEK_END);
+  char last = '\n';
+  if (size > 0 && ::pread(fd_, &last, 1, size - 1) == 1 && last != '\n') {
+    if (::write(fd_, "\n", 1) != 1) return Errno("cannot write " + options_.path);
+  }
   return Status::Ok();
 }
 
