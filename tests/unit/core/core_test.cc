@@ -1,0 +1,95 @@
+// Core vocabulary: Lsn, positions, JSON rendering of changes, redaction, options.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/change_json.h"
+#include "core/lsn.h"
+#include "core/options.h"
+#include "core/redact.h"
+
+namespace sluice {
+
+TEST_CASE("Lsn: text form round-trips and orders", "[unit][core]") {
+  auto lsn = Lsn::Parse("16/B374D848");
+  REQUIRE(lsn.has_value());
+  CHECK(lsn->value() == 0x16B374D848ULL);
+  CHECK(lsn->ToString() == "16/B374D848");
+  CHECK(Lsn(0x16B3748).ToString() == "0/16B3748");
+  CHECK_FALSE(Lsn::Parse("16B374D848").has_value());
+  CHECK_FALSE(Lsn::Parse("/1").has_value());
+  CHECK_FALSE(Lsn::Parse("1/").has_value());
+  CHECK_FALSE(Lsn::Parse("1/xyz").has_value());
+  CHECK(Position{Lsn(5), 0} < Position{Lsn(5), 1});
+  CHECK(Position{Lsn(5), 9} < Position{Lsn(6), 0});
+}
+
+TEST_CASE("ChangeJson: every field, kinds rendered by meaning", "[unit][core]") {
+  Change c;
+  c.op = Op::kUpdate;
+  c.table = std::make_shared<const TableId>(TableId{"shop", "public", "products"});
+  c.key = {{"id", Value::Of(ValueKind::kInt, "7")}};
+  c.old_key = Row{{"id", Value::Of(ValueKind::kInt, "6")}};
+  c.after = Row{{"id", Value::Of(ValueKind::kInt, "7")},
+                {"price", Value::Of(ValueKind::kNumeric, "12345678901234567890.01")},
+                {"ratio", Value::Of(ValueKind::kFloat, "NaN")},
+                {"doc", Value::Of(ValueKind::kJson, "{\"a\":1}")},
+                {"name", Value::Of(ValueKind::kString, "quote\" tab\t nl\n \x01")},
+                {"body", Value::Unchanged()},
+                {"gone", Value::Null()},
+                {"ok", Value::Of(ValueKind::kBool, "true")}};
+  c.position = Position{Lsn(0x16B3748), 3};
+  c.commit_time_us = 1795000000123456;
+  c.xid = 731;
+  std::string line;
+  AppendChangeJson(c, &line);
+  auto j = nlohmann::json::parse(line);
+  CHECK(j["op"] == "update");
+  CHECK(j["source"] == "shop");
+  CHECK(j["schema"] == "public");
+  CHECK(j["table"] == "products");
+  CHECK(j["key"]["id"] == 7);
+  CHECK(j["old_key"]["id"] == 6);
+  CHECK(j["before"].is_null());
+  CHECK(j["after"]["price"] == "12345678901234567890.01");
+  CHECK(j["after"]["ratio"] == "NaN");
+  CHECK(j["after"]["doc"]["a"] == 1);
+  CHECK(j["after"]["name"] == "quote\" tab\t nl\n \x01");
+  CHECK_FALSE(j["after"].contains("body"));  // unchanged TOAST is not null...
+  CHECK(j["unchanged"] == nlohmann::json::array({"body"}));  // ...it is listed as unchanged
+  CHECK(j["after"]["gone"].is_null());
+  CHECK(j["after"]["ok"] == true);
+  CHECK(j["lsn"] == "0/16B3748");
+  CHECK(j["seq"] == 3);
+  CHECK(j["commit_time"] == "2026-11-18T11:06:40.123456Z");
+  CHECK(j["xid"] == 731);
+}
+
+TEST_CASE("Redact: passwords in conninfo and URLs never reach logs", "[unit][core]") {
+  CHECK(Redact("host=db password=s3cr3t user=u") == "host=db password=*** user=u");
+  CHECK(Redact("password='a b' x=1") == "password=*** x=1");
+  CHECK(Redact("redis://user:hunter2@cache:6379/0") == "redis://user:***@cache:6379/0");
+  CHECK(Redact("postgres://app:pw@db/shop?sslmode=require") == "postgres://app:***@db/shop?sslmode=require");
+  CHECK(Redact("https://es:9200/_bulk") == "https://es:9200/_bulk");
+  CHECK(Redact("no secrets here") == "no secrets here");
+}
+
+TEST_CASE("Options: typed values validated, defaults filled", "[unit][core]") {
+  OptionSpec dur{"flush", OptionType::kDuration, "1s"};
+  CHECK(ValidateOption(dur, "250ms").ok());
+  CHECK(ValidateOption(dur, "2m").ok());
+  CHECK(ValidateOption(dur, "soon").message() ==
+        "option 'flush' expects a duration such as 500ms, 5s, 2m, got 'soon'");
+  OptionSpec size{"buffer", OptionType::kBytes};
+  CHECK(ParseBytes("5MB") == 5u * 1024 * 1024);
+  CHECK_FALSE(ValidateOption(size, "5 parsecs").ok());
+  OptionSpec secret{"password", OptionType::kSecret};
+  OptionSpec num{"n", OptionType::kInt};
+  CHECK(ValidateOption(num, "12x").message().find("'12x'") != std::string::npos);
+  OptionSpec e{"format", OptionType::kEnum, "json", false, "", {"json", "hash"}};
+  CHECK(ValidateOption(e, "xml").message() == "option 'format' expects one of: json, hash, got 'xml'");
+  Options o = WithDefaults({dur, size}, {{"buffer", "64KB"}});
+  CHECK(o.Duration("flush") == std::chrono::milliseconds(1000));
+  CHECK(o.Bytes("buffer") == 64u * 1024);
+}
+
+}  // namespace sluice
