@@ -1,6 +1,7 @@
 #include "runtime/builtin_plugins.h"
 
 #include "connectors/postgres/postgres_source.h"
+#include "sinks/redis/redis_sink.h"
 #include "sinks/stdout/stdout_sink.h"
 
 namespace sluice {
@@ -8,6 +9,7 @@ namespace sluice {
 void RegisterBuiltinPlugins(Registry& registry) {
   pg::RegisterPostgresSource(registry);
   RegisterStdoutSink(registry);
+  redis::RegisterRedisSink(registry);
 }
 
 }  // namespace sluice

@@ -1,0 +1,32 @@
+// The Lua script the Redis sink runs: one EVALSHA applies a whole batch atomically and in
+// order, refusing any change older than what Redis already holds for its key.
+//
+// Contract (ARGV only; numkeys is 0, so the sink does not support Redis Cluster):
+//
+//   apply: "apply", format ("j" | "h"), ttl_ms (0: none), tombstone_ms (0: forever),
+//          pos_ttl_ms (0: forever), then one record per change (redis_builder.h). For each:
+//          - skipped when <pos_key> or the table's truncate marker holds a newer position;
+//          - upsert: json SETs the object, merging each unchanged-TOAST member from the value
+//            stored before (under the old key when the update moved the row); hash replaces
+//            the hash, keeping the unchanged fields' stored values; then SET <pos_key>;
+//          - delete: UNLINK the value and keep <pos_key> as a tombstone for tombstone_ms;
+//          - old_key (a key-changing update): the old value is removed and its position key
+//            becomes a tombstone, unless it holds a newer position.
+//          Returns {applied, skipped, i, note, ...}: i is the 1-based record and note is
+//          "partial" (an unchanged column had no stored value to merge) or the error text
+//          of a command that failed for that record only (WRONGTYPE ...); the other records
+//          are applied regardless.
+//   purge: "purge", position P, tombstone_ms, mark_key, len(pos key prefix), pos keys...
+//          Raises the truncate marker to P, then removes every listed entry (value and
+//          position) whose position is older than P. Returns how many were removed.
+#pragma once
+
+namespace sluice::redis {
+
+extern const char* const kApplyScript;
+
+// The same script without the "#!lua" line that Redis 7 needs for script flags (and that
+// Redis 6 does not understand), for servers that reject the first form.
+const char* ApplyScriptWithoutShebang();
+
+}  // namespace sluice::redis

@@ -1,0 +1,344 @@
+// The redis sink driven directly (no binary) against the Redis that scripts/test starts:
+// replays, TOAST merges, key changes, dead letters, truncate, ttl, credentials.
+// Each test case owns a Redis database number (parallel ctest runs share the server).
+#include "sinks/redis/redis_sink.h"
+
+#include <hiredis/hiredis.h>
+
+#include <catch2/catch.hpp>
+#include <mutex>
+
+#include "support/test_env.h"
+
+namespace sluice::redis {
+namespace {
+
+using std::chrono::milliseconds;
+using test::RequireEnv;
+using test::WaitFor;
+
+struct CapturedLetters : DeadLetters {
+  Status Write(const std::string&, const std::string&, const Change& change,
+               const std::string& reason) override {
+    std::lock_guard lock(mu);
+    changes.push_back(change);
+    reasons.push_back(reason);
+    return Status::Ok();
+  }
+  std::mutex mu;
+  std::vector<Change> changes;
+  std::vector<std::string> reasons;
+};
+
+RedisUrl UrlForDb(int db) {
+  auto u = RedisUrl::Parse(RequireEnv("SLUICE_TEST_REDIS_URL"));
+  REQUIRE(u.ok());
+  RedisUrl url = u.value();
+  url.db = db;
+  return url;
+}
+
+// A plain client on database `db`, emptied first.
+std::unique_ptr<RedisClient> Reader(int db) {
+  auto c = std::make_unique<RedisClient>(UrlForDb(db), milliseconds(2000), milliseconds(5000));
+  REQUIRE(c->Connect().ok());
+  REQUIRE(c->Command({"FLUSHDB"}).ok());
+  return c;
+}
+
+std::string Get(RedisClient& c, const std::string& key) {
+  auto r = c.Command({"GET", key});
+  REQUIRE(r.ok());
+  return (*r)->type == REDIS_REPLY_STRING ? std::string((*r)->str, (*r)->len) : "<nil>";
+}
+
+std::map<std::string, std::string> HGetAll(RedisClient& c, const std::string& key) {
+  auto r = c.Command({"HGETALL", key});
+  REQUIRE(r.ok());
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i + 1 < (*r)->elements; i += 2) {
+    out[(*r)->element[i]->str] = std::string((*r)->element[i + 1]->str, (*r)->element[i + 1]->len);
+  }
+  return out;
+}
+
+long long Int(RedisClient& c, const std::vector<std::string_view>& cmd) {
+  auto r = c.Command(cmd);
+  REQUIRE(r.ok());
+  return (*r)->integer;
+}
+
+// Every key with its type and value (strings as is, hashes as sorted field=value lists).
+std::map<std::string, std::string> Dump(RedisClient& c) {
+  std::map<std::string, std::string> out;
+  auto keys = c.Command({"KEYS", "*"});
+  REQUIRE(keys.ok());
+  for (size_t i = 0; i < (*keys)->elements; ++i) {
+    std::string k((*keys)->element[i]->str, (*keys)->element[i]->len);
+    auto type = c.Command({"TYPE", k});
+    REQUIRE(type.ok());
+    if (std::string((*type)->str) == "hash") {
+      std::string v;
+      for (auto& [f, x] : HGetAll(c, k)) v += f + "=" + x + ";";
+      out[k] = "hash:" + v;
+    } else {
+      out[k] = Get(c, k);
+    }
+  }
+  return out;
+}
+
+const auto kTable = std::make_shared<const TableId>(TableId{"src", "public", "items"});
+
+Change Upsert(int id, Row after, uint64_t lsn, uint64_t seq = 1) {
+  Change c;
+  c.op = Op::kUpdate;
+  c.table = kTable;
+  c.key = {{"id", Value::Of(ValueKind::kInt, std::to_string(id))}};
+  c.after = std::move(after);
+  c.position = {Lsn(lsn), seq};
+  return c;
+}
+
+Row ItemRow(int id, const std::string& name, const std::string& body = "b") {
+  return {{"id", Value::Of(ValueKind::kInt, std::to_string(id))},
+          {"name", Value::Of(ValueKind::kString, name)},
+          {"body", Value::Of(ValueKind::kString, body)}};
+}
+
+Change Delete(int id, uint64_t lsn, uint64_t seq = 1) {
+  Change c;
+  c.op = Op::kDelete;
+  c.table = kTable;
+  c.key = {{"id", Value::Of(ValueKind::kInt, std::to_string(id))}};
+  c.position = {Lsn(lsn), seq};
+  return c;
+}
+
+Batch MakeBatch(uint64_t id, std::vector<Change> changes) {
+  Batch b;
+  b.id = id;
+  b.changes = std::move(changes);
+  return b;
+}
+
+std::unique_ptr<RedisSink> MakeSink(int db, Format format, const std::string& key_template,
+                                    DeadLetters* letters, RedisSinkOptions opts = {}) {
+  opts.url = UrlForDb(db);
+  opts.format = format;
+  auto key = KeyTemplate::Parse(key_template);
+  REQUIRE(key.ok());
+  auto sink =
+      std::make_unique<RedisSink>("p", "cache", std::move(opts), std::move(key).value(), letters);
+  REQUIRE(sink->Open().ok());
+  return sink;
+}
+
+}  // namespace
+
+TEST_CASE("RedisSink: an older batch after a newer one, and the same batch twice, change nothing",
+          "[integration][redis]") {
+  auto format = GENERATE(Format::kJson, Format::kHash);
+  int db = format == Format::kJson ? 1 : 2;
+  auto reader = Reader(db);
+  CapturedLetters letters;
+  auto sink = MakeSink(db, format, "item:{id}", &letters);
+
+  Batch older =
+      MakeBatch(1, {Upsert(1, ItemRow(1, "one"), 0x100, 1), Upsert(2, ItemRow(2, "two"), 0x100, 2),
+                    Upsert(3, ItemRow(3, "three"), 0x100, 3)});
+  Batch newer = MakeBatch(2, {Upsert(1, ItemRow(1, "one v2"), 0x200, 1), Delete(2, 0x200, 2),
+                              Upsert(4, ItemRow(4, "four"), 0x200, 3)});
+  REQUIRE(sink->Write(older).ok());
+  REQUIRE(sink->Write(newer).ok());
+  auto state = Dump(*reader);
+  if (format == Format::kJson) {
+    CHECK(state["item:1"] == R"({"id":1,"name":"one v2","body":"b"})");
+  } else {
+    CHECK(state["item:1"] == "hash:body=b;id=1;name=one v2;");
+  }
+  CHECK(state.count("item:2") == 0);
+  CHECK(state.count("sluice:pos:src.public.items:item:2") == 1);  // the tombstone
+  CHECK(Int(*reader, {"PTTL", "sluice:pos:src.public.items:item:2"}) > 0);
+  CHECK(Int(*reader, {"PTTL", "sluice:pos:src.public.items:item:1"}) == -1);
+
+  uint64_t applied = sink->stats().applied;
+  REQUIRE(sink->Write(older).ok());  // a replay of an older batch
+  CHECK(Dump(*reader) == state);
+  // item:1 and item:2 hold newer positions; item:3's equal position re-applies the same value.
+  CHECK(sink->stats().applied == applied + 1);
+  CHECK(sink->stats().skipped == 2);
+  REQUIRE(sink->Write(newer).ok());  // the same batch again
+  CHECK(Dump(*reader) == state);
+
+  // A server that forgot the script (restart, SCRIPT FLUSH) gets it again.
+  REQUIRE(reader->Command({"SCRIPT", "FLUSH"}).ok());
+  REQUIRE(sink->Write(MakeBatch(3, {Upsert(3, ItemRow(3, "three v3"), 0x300, 1)})).ok());
+  if (format == Format::kJson) {
+    CHECK(Get(*reader, "item:3").find("three v3") != std::string::npos);
+  } else {
+    CHECK(HGetAll(*reader, "item:3")["name"] == "three v3");
+  }
+  CHECK(letters.changes.empty());
+}
+
+TEST_CASE("RedisSink: unchanged TOAST columns keep the stored value, also across a key change",
+          "[integration][redis]") {
+  auto format = GENERATE(Format::kJson, Format::kHash);
+  int db = format == Format::kJson ? 3 : 4;
+  auto reader = Reader(db);
+  CapturedLetters letters;
+  auto sink = MakeSink(db, format, "", &letters);
+  // A stored body full of things a naive scanner trips over.
+  std::string tricky = R"(a "quoted" {brace} [bracket] \ back, "body": x)";
+  Row first = {
+      {"id", Value::Of(ValueKind::kInt, "1")},
+      {"doc", Value::Of(ValueKind::kJson, R"({"n": 12345678901234567890, "e": [], "s": "}"})")},
+      {"body", Value::Of(ValueKind::kString, tricky)},
+      {"qty", Value::Of(ValueKind::kInt, "1")}};
+  REQUIRE(sink->Write(MakeBatch(1, {Upsert(1, first, 0x100)})).ok());
+  std::string stored = format == Format::kJson ? Get(*reader, "items:1") : "";
+
+  Row update = {{"id", Value::Of(ValueKind::kInt, "1")},
+                {"doc", Value::Unchanged()},
+                {"body", Value::Unchanged()},
+                {"qty", Value::Of(ValueKind::kInt, "2")}};
+  REQUIRE(sink->Write(MakeBatch(2, {Upsert(1, update, 0x200)})).ok());
+  if (format == Format::kJson) {
+    auto v = Get(*reader, "items:1");
+    // Members come back byte for byte (numbers not rounded, [] not turned into {}).
+    CHECK(v == R"({"id":1,"qty":2,"doc":{"n": 12345678901234567890, "e": [], "s": "}"},)"
+               R"("body":"a \"quoted\" {brace} [bracket] \\ back, \"body\": x"})");
+  } else {
+    auto h = HGetAll(*reader, "items:1");
+    CHECK(h["qty"] == "2");
+    CHECK(h["body"] == tricky);
+    CHECK(h["doc"] == R"({"n": 12345678901234567890, "e": [], "s": "}"})");
+  }
+
+  // The key changes (id 1 -> 5) in the same update that leaves body unchanged.
+  Change moved = Upsert(5, update, 0x300);
+  moved.after->at(0).value.text = "5";
+  moved.old_key = Row{{"id", Value::Of(ValueKind::kInt, "1")}};
+  REQUIRE(sink->Write(MakeBatch(3, {moved})).ok());
+  CHECK(Int(*reader, {"EXISTS", "items:1"}) == 0);
+  if (format == Format::kJson) {
+    CHECK(Get(*reader, "items:5").find(R"("body":"a \"quoted\")") != std::string::npos);
+  } else {
+    CHECK(HGetAll(*reader, "items:5")["body"] == tricky);
+  }
+  // A late replay of the first insert cannot bring the old key back (tombstone).
+  REQUIRE(sink->Write(MakeBatch(4, {Upsert(1, first, 0x100)})).ok());
+  CHECK(Int(*reader, {"EXISTS", "items:1"}) == 0);
+  CHECK(sink->stats().partial == 0);
+  CHECK(letters.changes.empty());
+}
+
+TEST_CASE("RedisSink: a change Redis rejects goes to the dead letters and the batch goes on",
+          "[integration][redis]") {
+  auto reader = Reader(5);
+  CapturedLetters letters;
+  auto sink = MakeSink(5, Format::kJson, "item:{id}", &letters);
+  // Someone else owns the position key of item:2 as a hash.
+  REQUIRE(reader->Command({"HSET", "sluice:pos:src.public.items:item:2", "x", "y"}).ok());
+  Row null_key = ItemRow(9, "x");
+  Change bad_key = Upsert(9, null_key, 0x100, 4);
+  bad_key.key = {{"id", Value::Null()}};
+  REQUIRE(sink->Write(MakeBatch(1, {Upsert(1, ItemRow(1, "one"), 0x100, 1),
+                                    Upsert(2, ItemRow(2, "two"), 0x100, 2),
+                                    Upsert(3, ItemRow(3, "three"), 0x100, 3), bad_key}))
+              .ok());
+  CHECK(Get(*reader, "item:1") != "<nil>");
+  CHECK(Get(*reader, "item:3") != "<nil>");
+  REQUIRE(letters.changes.size() == 2);
+  CHECK(letters.reasons[0].find("WRONGTYPE") != std::string::npos);
+  CHECK(letters.changes[0].key[0].value.text == "2");
+  CHECK(letters.reasons[1].find("NULL") != std::string::npos);
+}
+
+TEST_CASE("RedisSink: truncate removes older entries of that table only, in SCAN steps",
+          "[integration][redis]") {
+  auto reader = Reader(6);
+  CapturedLetters letters;
+  RedisSinkOptions opts;
+  opts.scan_count = 50;
+  opts.batch_changes = 300;
+  auto sink = MakeSink(6, Format::kHash, "", &letters, opts);
+  auto other = std::make_shared<const TableId>(TableId{"src", "public", "other"});
+  std::vector<Change> rows;
+  for (int i = 1; i <= 1200; ++i) rows.push_back(Upsert(i, ItemRow(i, "n"), 0x100, i));
+  Change keep = Upsert(1, ItemRow(1, "other"), 0x100, 5000);
+  keep.table = other;
+  rows.push_back(keep);
+  REQUIRE(sink->Write(MakeBatch(1, rows)).ok());
+  REQUIRE(Int(*reader, {"DBSIZE"}) == 2 * 1201);
+
+  Change truncate;
+  truncate.op = Op::kTruncate;
+  truncate.table = kTable;
+  truncate.position = {Lsn(0x200), 2};
+  // In one batch: a change before the truncate (removed), one after it (kept).
+  REQUIRE(sink->Write(MakeBatch(2, {Upsert(7, ItemRow(7, "before"), 0x200, 1), truncate,
+                                    Upsert(8, ItemRow(8, "after"), 0x200, 3)}))
+              .ok());
+  CHECK(sink->stats().truncated == 1200);
+  CHECK(Int(*reader, {"EXISTS", "items:7"}) == 0);
+  CHECK(HGetAll(*reader, "items:8")["name"] == "after");
+  CHECK(HGetAll(*reader, "other:1")["name"] == "other");
+  // marker + items:8 + its position + other:1 + its position
+  CHECK(Int(*reader, {"DBSIZE"}) == 5);
+  // A replay of the snapshot cannot bring truncated rows back.
+  REQUIRE(sink->Write(MakeBatch(1, rows)).ok());
+  CHECK(Int(*reader, {"DBSIZE"}) == 5);
+}
+
+TEST_CASE("RedisSink: ttl expires values; positions and tombstones have their own time",
+          "[integration][redis]") {
+  auto reader = Reader(7);
+  CapturedLetters letters;
+  RedisSinkOptions opts;
+  opts.ttl = milliseconds(300);
+  opts.tombstone_ttl = milliseconds(60000);
+  auto sink = MakeSink(7, Format::kJson, "item:{id}", &letters, opts);
+  REQUIRE(sink->Write(MakeBatch(1, {Upsert(1, ItemRow(1, "one"), 0x100)})).ok());
+  auto pttl = Int(*reader, {"PTTL", "item:1"});
+  CHECK(pttl > 0);
+  CHECK(pttl <= 300);
+  CHECK(Int(*reader, {"PTTL", "sluice:pos:src.public.items:item:1"}) > 300);
+  CHECK(WaitFor([&] { return Int(*reader, {"EXISTS", "item:1"}) == 0; }, milliseconds(5000)));
+  // Each change starts the time again.
+  REQUIRE(sink->Write(MakeBatch(2, {Upsert(1, ItemRow(1, "again"), 0x200)})).ok());
+  CHECK(Int(*reader, {"PTTL", "item:1"}) > 0);
+}
+
+TEST_CASE("RedisSink: wrong password, unknown user or database are config errors",
+          "[integration][redis]") {
+  auto admin = Reader(8);
+  REQUIRE(admin->Command({"ACL", "SETUSER", "it_redis_user", "on", ">right", "~*", "&*", "+@all"})
+              .ok());
+  auto open = [](RedisUrl url) {
+    RedisSinkOptions opts;
+    opts.url = std::move(url);
+    RedisSink sink("p", "cache", opts, KeyTemplate::Parse("").value(), nullptr);
+    return sink.Check();
+  };
+  RedisUrl url = UrlForDb(8);
+  url.user = "it_redis_user";
+  url.password = "right";
+  CHECK(open(url).ok());
+  url.password = "wrong";
+  Status s = open(url);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(s.message().find("refused the credentials of user it_redis_user") != std::string::npos);
+  CHECK(s.message().find("wrong") == std::string::npos);  // the password is never printed
+  RedisUrl bad_db = UrlForDb(999);
+  s = open(bad_db);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(s.message().find("cannot select database 999") != std::string::npos);
+  RedisUrl nobody = UrlForDb(8);
+  nobody.host = "127.0.0.1";
+  nobody.port = 1;
+  CHECK(open(nobody).code() == StatusCode::kUnavailable);
+}
+
+}  // namespace sluice::redis
