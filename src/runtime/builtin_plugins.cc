@@ -1,6 +1,7 @@
 #include "runtime/builtin_plugins.h"
 
 #include "connectors/postgres/postgres_source.h"
+#include "sinks/elasticsearch/es_sink.h"
 #include "sinks/redis/redis_sink.h"
 #include "sinks/stdout/stdout_sink.h"
 
@@ -10,6 +11,7 @@ void RegisterBuiltinPlugins(Registry& registry) {
   pg::RegisterPostgresSource(registry);
   RegisterStdoutSink(registry);
   redis::RegisterRedisSink(registry);
+  RegisterElasticsearchSink(registry);
 }
 
 }  // namespace sluice

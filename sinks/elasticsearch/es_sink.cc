@@ -1,0 +1,293 @@
+#include "sinks/elasticsearch/es_sink.h"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "core/dead_letters.h"
+
+namespace sluice::es {
+
+namespace {
+
+std::string SlotKey(const BulkItem& item) { return item.index + '\0' + item.id; }
+
+// The index creation body: {"settings": ..., "mappings": ...} from the options.
+std::string IndexBody(const EsSinkOptions& o) {
+  std::string body = "{";
+  if (!o.settings_json.empty()) body += "\"settings\":" + o.settings_json;
+  if (!o.mappings_json.empty()) {
+    body += std::string(o.settings_json.empty() ? "" : ",") + "\"mappings\":" + o.mappings_json;
+  }
+  return body + "}";
+}
+
+// Accepts Elasticsearch 7+ and OpenSearch 1+ (both without mapping types) from GET /.
+Status CheckVersion(const std::string& body) {
+  std::string number, distribution = "elasticsearch";
+  try {
+    auto j = nlohmann::json::parse(body);
+    const auto& v = j.at("version");
+    number = v.at("number").get<std::string>();
+    distribution = v.value("distribution", distribution);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(std::string("GET / did not answer like Elasticsearch: ") +
+                                   e.what());
+  }
+  int major = std::atoi(number.c_str());
+  bool ok = distribution == "opensearch" ? major >= 1 : major >= 7;
+  if (!ok) {
+    return Status::InvalidArgument(distribution + " " + number +
+                                   " is not supported (needs Elasticsearch 7+ or OpenSearch 1+)");
+  }
+  spdlog::debug("connected to {} {}", distribution, number);
+  return Status::Ok();
+}
+
+}  // namespace
+
+EsSink::EsSink(SinkContext context, EsSinkOptions options)
+    : ctx_(std::move(context)),
+      options_(std::move(options)),
+      client_(std::make_unique<EsClient>(options_.client)) {}
+
+Status EsSink::Connect() {
+  auto r = client_->Request("GET", "/");
+  if (!r.ok()) return r.status();
+  SLUICE_RETURN_IF_ERROR(HttpStatus(r.value(), "GET " + options_.client.url + "/"));
+  return CheckVersion(r->body);
+}
+
+Status EsSink::Open() {
+  SLUICE_RETURN_IF_ERROR(Connect());
+  // A fixed index name is created now; templated ones when their first document comes.
+  if (options_.index_template.find('{') == std::string::npos) {
+    auto index = RenderIndex(options_.index_template, TableId{}, ctx_.target);
+    if (!index.ok()) return index.status();
+    SLUICE_RETURN_IF_ERROR(EnsureIndex(index.value()));
+  }
+  return Status::Ok();
+}
+
+Status EsSink::Check() { return Connect(); }
+
+Status EsSink::EnsureIndex(const std::string& index) {
+  if (ensured_.count(index)) return Status::Ok();
+  auto head = client_->Request("HEAD", "/" + index);
+  if (!head.ok()) return head.status();
+  if (head->status == 404) {
+    // Never touch an existing index's mapping: only a missing index is created.
+    auto put = client_->Request("PUT", "/" + index, IndexBody(options_));
+    if (!put.ok()) return put.status();
+    bool raced = put->status == 400 &&
+                 put->body.find("resource_already_exists_exception") != std::string::npos;
+    if (!raced) SLUICE_RETURN_IF_ERROR(HttpStatus(put.value(), "PUT /" + index));
+    if (!raced)
+      spdlog::info("pipeline {} sink {}: created index {}", ctx_.pipeline, ctx_.sink, index);
+  } else {
+    SLUICE_RETURN_IF_ERROR(HttpStatus(head.value(), "HEAD /" + index));
+  }
+  ensured_.insert(index);
+  return Status::Ok();
+}
+
+Status EsSink::Reject(const Change& change, const std::string& reason) {
+  spdlog::warn("pipeline {} sink {}: dead-lettering a {} of {} at {}: {}", ctx_.pipeline, ctx_.sink,
+               OpName(change.op), change.table ? change.table->ToString() : "?",
+               change.position.lsn.ToString(), reason);
+  if (!ctx_.dead_letters) return Status::Internal("no dead-letter destination");
+  Status s = ctx_.dead_letters->Write(ctx_.pipeline, ctx_.sink, change, reason);
+  if (!s.ok()) return Status::Unavailable("cannot write a dead letter: " + s.message());
+  ++stats_.dead_lettered;
+  return Status::Ok();
+}
+
+Status EsSink::Add(BulkItem item) {
+  std::string key = SlotKey(item);
+  auto it = slots_.find(key);
+  if (it != slots_.end()) {
+    BulkItem& old = pending_[it->second].item;
+    // Collapse: changes of one document inside one transaction share the version (the
+    // commit LSN); only the last may be sent, or a retry of an earlier one could overwrite
+    // it (external_gte accepts an equal version). An older change (a replay) loses.
+    ++stats_.collapsed;
+    if (std::tie(item.version, item.seq) >= std::tie(old.version, old.seq)) {
+      pending_bytes_ = pending_bytes_ - old.Bytes() + item.Bytes();
+      old = std::move(item);
+    }
+    return Status::Ok();
+  }
+  pending_bytes_ += item.Bytes();
+  slots_.emplace(std::move(key), pending_.size());
+  pending_.push_back(Pending{false, std::move(item)});
+  return Status::Ok();
+}
+
+Status EsSink::Write(const Batch& batch) {
+  for (const Change& c : batch.changes) {
+    if (c.op == Op::kTruncate) {
+      auto index = RenderIndex(options_.index_template, *c.table, ctx_.target);
+      if (!index.ok()) return index.status();
+      Pending p;
+      p.truncate = true;
+      p.item.index = std::move(index).value();
+      p.item.change = c;
+      pending_.push_back(std::move(p));
+      slots_.clear();
+      continue;
+    }
+    auto items = ItemsFor(c, options_, ctx_.target);
+    if (!items.ok()) {
+      const Status& s = items.status();
+      if (s.code() != StatusCode::kRejected) return s;
+      bool toast = s.message().rfind("unchanged TOAST", 0) == 0;
+      if (toast && options_.toast == ToastPolicy::kFail) {
+        return Status::InvalidArgument(s.message() +
+                                       " (or set `toast: dead_letter` on the sink to skip it)");
+      }
+      SLUICE_RETURN_IF_ERROR(Reject(c, s.message()));
+      continue;
+    }
+    for (BulkItem& item : items.value()) SLUICE_RETURN_IF_ERROR(Add(std::move(item)));
+  }
+  return Status::Ok();
+}
+
+bool EsSink::WantsFlush() const {
+  return pending_bytes_ >= options_.bulk_bytes || pending_.size() >= options_.bulk_actions;
+}
+
+Status EsSink::SendBulk(size_t begin, size_t end, std::vector<Pending>* keep,
+                        std::string* last_error) {
+  std::string body;
+  for (size_t i = begin; i < end; ++i) {
+    SLUICE_RETURN_IF_ERROR(EnsureIndex(pending_[i].item.index));
+    AppendBulkItem(pending_[i].item, &body);
+  }
+  ++stats_.bulk_requests;
+  auto r = client_->Request("POST", "/_bulk", body, "application/x-ndjson");
+  Status s = r.ok() ? HttpStatus(r.value(), "POST /_bulk") : r.status();
+  if (!s.ok()) return s;
+  auto results = ParseBulkResponse(r->body, end - begin);
+  if (!results.ok()) return Status::Unavailable(results.status().message());
+  for (size_t i = begin; i < end; ++i) {
+    const ItemResult& res = results.value()[i - begin];
+    switch (Classify(res)) {
+      case Outcome::kDone:
+        ++(res.status == 409 ? stats_.already_applied : stats_.applied);
+        break;
+      case Outcome::kRetry:
+        ++stats_.retried;
+        *last_error = std::to_string(res.status) + " " + res.error_type + ": " + res.reason;
+        keep->push_back(std::move(pending_[i]));
+        break;
+      case Outcome::kAuth:
+        return Status::InvalidArgument("the cluster refused a document with HTTP " +
+                                       std::to_string(res.status) + " (" + res.error_type + ": " +
+                                       res.reason + "); check the credentials' privileges");
+      case Outcome::kReject: {
+        std::string reason = "elasticsearch rejected the document (HTTP " +
+                             std::to_string(res.status) + " " + res.error_type + "): " + res.reason;
+        if (!Reject(pending_[i].item.change, reason).ok()) keep->push_back(std::move(pending_[i]));
+        break;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status EsSink::RunTruncate(const Pending& p) {
+  const std::string& index = p.item.index;
+  // Delete-by-query searches a point-in-time view, which only holds what a refresh has made
+  // visible: refresh first so documents indexed just before the truncate are seen.
+  auto refresh = client_->Request("POST", "/" + index + "/_refresh");
+  if (!refresh.ok()) return refresh.status();
+  if (refresh->status == 404) return Status::Ok();  // no index: nothing to delete
+  SLUICE_RETURN_IF_ERROR(HttpStatus(refresh.value(), "POST /" + index + "/_refresh"));
+  std::string path = "/" + index + "/_delete_by_query?conflicts=proceed&refresh=true";
+  auto r = client_->Request("POST", path, R"({"query":{"match_all":{}}})");
+  if (!r.ok()) return r.status();
+  SLUICE_RETURN_IF_ERROR(HttpStatus(r.value(), "POST " + path));
+  ++stats_.truncates;
+  spdlog::info("pipeline {} sink {}: truncate of {} at {} deleted the documents of index {}",
+               ctx_.pipeline, ctx_.sink, p.item.change.table->ToString(),
+               p.item.change.position.lsn.ToString(), index);
+  return Status::Ok();
+}
+
+void EsSink::Rebuild(std::vector<Pending> remaining) {
+  pending_ = std::move(remaining);
+  slots_.clear();
+  pending_bytes_ = 0;
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    if (pending_[i].truncate) {
+      slots_.clear();
+      continue;
+    }
+    pending_bytes_ += pending_[i].item.Bytes();
+    slots_[SlotKey(pending_[i].item)] = i;
+  }
+}
+
+Status EsSink::Flush() {
+  std::vector<Pending> keep;  // items to send again (429/5xx), in order
+  std::string last_error;
+  Status fatal = Status::Ok();
+  size_t i = 0;
+  while (i < pending_.size()) {
+    if (pending_[i].truncate) {
+      if (!keep.empty()) break;  // a truncate waits for everything before it
+      Status s = RunTruncate(pending_[i]);
+      if (!s.ok()) {
+        if (s.code() != StatusCode::kUnavailable) fatal = s;
+        last_error = s.message();
+        break;
+      }
+      ++i;
+      continue;
+    }
+    size_t end = i, bytes = 0;
+    while (end < pending_.size() && !pending_[end].truncate && end - i < options_.bulk_actions &&
+           (end == i || bytes + pending_[end].item.Bytes() <= options_.bulk_bytes)) {
+      bytes += pending_[end].item.Bytes();
+      ++end;
+    }
+    Status s = SendBulk(i, end, &keep, &last_error);
+    if (!s.ok()) {
+      // The request as a whole failed: none of its items counts as applied.
+      if (s.code() != StatusCode::kUnavailable) fatal = s;
+      stats_.retried += end - i;
+      last_error = s.message();
+      break;
+    }
+    i = end;
+  }
+  for (; i < pending_.size(); ++i) {
+    keep.push_back(std::move(pending_[i]));
+  }
+  Rebuild(std::move(keep));
+  if (!fatal.ok()) return fatal;
+  if (pending_.empty()) return Status::Ok();
+  return Status::Unavailable(std::to_string(pending_.size()) +
+                             " bulk items not yet accepted: " + last_error);
+}
+
+void RegisterElasticsearchSink(Registry& registry) {
+  for (const char* type : {"elasticsearch", "opensearch"}) {
+    SinkPlugin p;
+    p.type = type;
+    p.description = std::string("Indexes each row as a document in ") +
+                    (std::string(type) == "opensearch" ? "OpenSearch 1/2" : "Elasticsearch 7/8") +
+                    ", versioned by commit LSN (external_gte)";
+    p.options = EsOptionSpecs();
+    p.create = [](const SinkContext& ctx) -> Result<std::unique_ptr<Sink>> {
+      auto options = ParseEsOptions(ctx.options, ctx.target);
+      if (!options.ok()) return options.status();
+      return std::unique_ptr<Sink>(std::make_unique<EsSink>(ctx, std::move(options).value()));
+    };
+    registry.AddSink(std::move(p));
+  }
+}
+
+}  // namespace sluice::es
