@@ -20,9 +20,11 @@ namespace {
 constexpr const char* kStateFile = "postgres.json";
 constexpr int kProtoVersion = 1;
 
-std::string DefaultName(const std::string& pipeline) {
+// "sluice_" + the parts, lower-cased, anything but letters and digits as '_', at most 63
+// bytes (PostgreSQL's identifier limit).
+std::string DefaultName(const std::string& a, const std::string& b = "") {
   std::string out = "sluice_";
-  for (char c : pipeline) {
+  for (char c : b.empty() ? a : a + "_" + b) {
     out.push_back(std::isalnum(static_cast<unsigned char>(c))
                       ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
                       : '_');
@@ -69,7 +71,6 @@ Result<SlotInfo> LookupSlot(PgConn& conn, const std::string& slot) {
 
 PostgresSource::PostgresSource(SourceContext ctx, PostgresOptions options)
     : ctx_(std::move(ctx)), options_(std::move(options)) {
-  if (options_.slot.empty()) options_.slot = DefaultName(ctx_.pipeline);
   if (options_.publication.empty()) {
     options_.publication = DefaultName(ctx_.pipeline);
     options_.managed_publication = true;
@@ -123,21 +124,41 @@ Status PostgresSource::Check() {
   SLUICE_RETURN_IF_ERROR(CheckPublication(*meta, options_.publication, options_.managed_publication, *tables));
   auto repl = PgConn::Connect(options_.dsn, true);
   if (!repl.ok()) return repl.status();
+  SLUICE_RETURN_IF_ERROR(ResolveSlotName(*meta));
   auto slot = LookupSlot(*meta, options_.slot);
   if (!slot.ok()) return slot.status();
+  if (slot->exists && slot->database != database_) {
+    return Status::InvalidArgument("replication slot " + options_.slot + " belongs to database " +
+                                   slot->database + ", not " + database_);
+  }
   if (slot->exists && slot->wal_status == "lost") {
     return Status::DataLoss("replication slot " + options_.slot + " is invalidated (wal_status lost)");
   }
   return Status::Ok();
 }
 
-Status PostgresSource::Run(BatchEmitter& out, const std::atomic<bool>& stop) {
+Status PostgresSource::ResolveSlotName(PgConn& conn) {
+  if (!database_.empty()) return Status::Ok();
+  auto r = conn.Exec("SELECT current_database()");
+  if (!r.ok()) return r.status();
+  database_ = GetText(r->get(), 0, 0);
+  // Slots are cluster-wide: the default names the database too, so the same pipeline
+  // name in two databases of one server does not collide.
+  if (options_.slot.empty()) options_.slot = DefaultName(database_, ctx_.pipeline);
+  return Status::Ok();
+}
+
+Status PostgresSource::LoadStateOnce() {
+  if (state_loaded_) return Status::Ok();
   auto loaded = LoadState(ctx_.state, options_.slot);
   if (!loaded.ok()) return loaded.status();
-  {
-    std::lock_guard lock(state_mu_);
-    state_ = std::move(loaded).value();
-  }
+  std::lock_guard lock(state_mu_);
+  state_ = std::move(loaded).value();
+  state_loaded_ = true;
+  return Status::Ok();
+}
+
+Status PostgresSource::Run(BatchEmitter& out, const std::atomic<bool>& stop) {
   Backoff backoff(milliseconds(500), milliseconds(30000));
   while (!stop) {
     Status s = RunOnce(out, stop);
@@ -162,8 +183,15 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
   SLUICE_RETURN_IF_ERROR(EnsurePublication(*meta, options_.publication, options_.managed_publication, tables_));
   auto repl = PgConn::Connect(options_.dsn, true);
   if (!repl.ok()) return repl.status();
+  SLUICE_RETURN_IF_ERROR(ResolveSlotName(*meta));
+  SLUICE_RETURN_IF_ERROR(LoadStateOnce());
   auto slot = LookupSlot(*meta, options_.slot);
   if (!slot.ok()) return slot.status();
+  if (slot->exists && slot->database != database_) {
+    return Status::InvalidArgument("replication slot " + options_.slot + " belongs to database " +
+                                   slot->database + ", not " + database_ +
+                                   ": name another slot with the source's `slot` option");
+  }
 
   std::optional<PgConn> snap;
   Lsn tag;

@@ -20,7 +20,7 @@ namespace sluice::pg {
 
 struct PostgresOptions {
   std::string dsn;
-  std::string slot;         // default sluice_<pipeline>
+  std::string slot;         // default sluice_<database>_<pipeline>
   std::string publication;  // default sluice_<pipeline>
   bool managed_publication = true;  // false when the user named their own publication
   std::chrono::milliseconds status_interval{10000};
@@ -53,10 +53,15 @@ class PostgresSource : public Source {
   Status Stream(BatchEmitter& out, const std::atomic<bool>& stop);
   Status SendStatus(bool reply_requested);
   Status SaveState();
+  // Learns the database name and, unless configured, names the slot after it.
+  Status ResolveSlotName(PgConn& conn);
+  Status LoadStateOnce();
 
   SourceContext ctx_;
   PostgresOptions options_;
   std::vector<TableInfo> tables_;  // source thread
+  std::string database_;           // source thread, once connected
+  bool state_loaded_ = false;      // source thread
   std::unique_ptr<ReplicationStream> stream_;  // source thread
 
   // Highest commit end LSN durable in every sink: what we send as flush_lsn. Never ahead of

@@ -148,7 +148,9 @@ sluice_mktemp() {
   printf -v "$_smt_var" '%s' "$_smt_dir"
 }
 
-# sluice_pg_start
+# sluice_pg_start [SETTING...]
+#   Each SETTING is a postgresql.conf line appended after the defaults (later lines
+#   win), e.g. sluice_pg_start "wal_level = replica".
 #   Starts a throwaway PostgreSQL 15 in a fresh temp dir: initdb (superuser
 #   `postgres`, trust auth, UTF8, C locale), listening on 127.0.0.1 at a free port,
 #   unix socket in DIR/sock, wal_level=logical, 64 slots and WAL senders, 200
@@ -220,6 +222,10 @@ logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 log_replication_commands = on
 EOF
+  local setting
+  for setting in "$@"; do
+    echo "$setting" >>"$data/postgresql.conf"
+  done
 
   for attempt in 1 2 3; do
     port=$(sluice_free_port)

@@ -7,91 +7,12 @@
 #include <set>
 #include <thread>
 
-#include "support/applied_state.h"
-#include "support/test_env.h"
+#include "support/stdout_pipeline.h"
 
 namespace sluice::test {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-std::string Config(const TempDir& dir, const std::string& dsn, const std::string& pipes) {
-  return "state_dir: " + dir.File("state") +
-         "\n"
-         "sources:\n"
-         "  src:\n"
-         "    type: postgres\n"
-         "    dsn: \"" + dsn + "\"\n"
-         "sinks:\n"
-         "  out:\n"
-         "    type: stdout\n"
-         "    path: " + dir.File("out.jsonl") +
-         "\n"
-         "pipelines:\n" + pipes;
-}
-
-// A sluice run of `config`, output in the temp dir.
-std::unique_ptr<SluiceProcess> Start(const TempDir& dir) {
-  return std::make_unique<SluiceProcess>(
-      std::vector<std::string>{"run", "-c", dir.File("sluice.yaml")}, dir.File("stdout.log"),
-      dir.File("stderr.log"));
-}
-
-bool LogHas(const TempDir& dir, const std::string& text) {
-  return ReadFile(dir.File("stderr.log")).find(text) != std::string::npos;
-}
-
-const std::vector<std::string> kItemCols = {"id", "name", "qty", "price"};
-
-void CreateItems(TestDb& db, int rows) {
-  db.Exec("CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int, price numeric(14,3))");
-  db.Exec("INSERT INTO items SELECT g, 'item ' || g, g % 100, g * 1.125 FROM generate_series(1, " +
-          std::to_string(rows) + ") g");
-}
-
-// Random inserts, updates, deletes (and a few multi-row transactions) until `stop`,
-// or `max_txns` transactions.
-void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed) {
-  PGconn* c = PQconnectdb(TestDb::ServerDsn(dbname).c_str());
-  std::mt19937 rng(seed);
-  int next_id = 1000000 + seed * 100000;
-  for (int i = 0; i < max_txns && !stop; ++i) {
-    int id = 1 + static_cast<int>(rng() % 3000);
-    std::string sql;
-    switch (rng() % 5) {
-      case 0: sql = "INSERT INTO items VALUES (" + std::to_string(++next_id) + ", 'new', 1, 2.5)"; break;
-      case 1: sql = "DELETE FROM items WHERE id = " + std::to_string(id); break;
-      case 2:
-        sql = "BEGIN; UPDATE items SET qty = qty + 1 WHERE id BETWEEN " + std::to_string(id) +
-              " AND " + std::to_string(id + 50) + "; INSERT INTO items VALUES (" +
-              std::to_string(++next_id) + ", 'txn', 7, 0.001); COMMIT";
-        break;
-      default:
-        sql = "UPDATE items SET name = 'upd " + std::to_string(i) + "', price = price + 0.5 WHERE id = " +
-              std::to_string(id);
-    }
-    PQclear(PQexec(c, sql.c_str()));
-  }
-  PQfinish(c);
-}
-
-bool Converged(TestDb& db, const TempDir& dir) {
-  auto applied = ApplyJsonLines(dir.File("out.jsonl"));
-  return applied.tables["public.items"] == TableAsText(db, "items", kItemCols, {"id"});
-}
-
-void RequireConverged(TestDb& db, const TempDir& dir) {
-  bool ok = WaitFor([&] { return Converged(db, dir); }, seconds(90));
-  if (!ok) {
-    auto applied = ApplyJsonLines(dir.File("out.jsonl"));
-    auto table = TableAsText(db, "items", kItemCols, {"id"});
-    INFO("applied rows " << applied.tables["public.items"].size() << ", table rows " << table.size()
-                         << ", lines " << applied.lines << "\nstderr:\n"
-                         << ReadFile(dir.File("stderr.log")));
-    CHECK(ok);
-  }
-}
 
 // True when no key was read twice: the snapshot was not repeated.
 bool ReadKeysAreUnique(const AppliedState& st) {
@@ -109,11 +30,11 @@ TEST_CASE("PostgresStdout: snapshot under concurrent writes, then streaming, equ
   TestDb db("it_snapshot_stream");
   CreateItems(db, 5000);
   TempDir dir("snapshot-stream");
-  WriteFile(dir.File("sluice.yaml"), Config(dir, db.Dsn(), "  items: src.public.items | out\n"));
+  WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
 
   std::atomic<bool> stop{false};
   std::thread writer(WriteLoad, db.name(), std::ref(stop), 600, 1);
-  auto sluice = Start(dir);
+  auto sluice = StartSluice(dir);
   writer.join();
   RequireConverged(db, dir);
   auto applied = ApplyJsonLines(dir.File("out.jsonl"));
@@ -129,8 +50,8 @@ TEST_CASE("PostgresStdout: insert, update, key change and delete arrive with op,
       "CREATE TABLE t (id int PRIMARY KEY, amount numeric, at timestamptz, doc jsonb, ok bool, "
       "note text)");
   TempDir dir("ops");
-  WriteFile(dir.File("sluice.yaml"), Config(dir, db.Dsn(), "  t: src.public.t | out\n"));
-  auto sluice = Start(dir);
+  WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  t: src.public.t | out\n"));
+  auto sluice = StartSluice(dir);
   REQUIRE(WaitFor([&] { return LogHas(dir, "streaming from slot"); }, seconds(30)));
 
   db.Exec(
@@ -185,9 +106,9 @@ TEST_CASE("PostgresStdout: a restart resumes without loss and without repeating 
   TestDb db("it_restart");
   CreateItems(db, 1000);
   TempDir dir("restart");
-  WriteFile(dir.File("sluice.yaml"), Config(dir, db.Dsn(), "  items: src.public.items | out\n"));
+  WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
   {
-    auto sluice = Start(dir);
+    auto sluice = StartSluice(dir);
     RequireConverged(db, dir);
     db.Exec("UPDATE items SET qty = -1 WHERE id <= 10");
     RequireConverged(db, dir);
@@ -198,7 +119,7 @@ TEST_CASE("PostgresStdout: a restart resumes without loss and without repeating 
   db.Exec("UPDATE items SET name = 'while down' WHERE id BETWEEN 100 AND 200");
   db.Exec("DELETE FROM items WHERE id > 900");
   db.Exec("INSERT INTO items VALUES (5000, 'after', 1, 1)");
-  auto sluice = Start(dir);
+  auto sluice = StartSluice(dir);
   RequireConverged(db, dir);
   CHECK(ApplyJsonLines(dir.File("out.jsonl")).reads == 1000);
   sluice->Signal(SIGTERM);
@@ -210,12 +131,12 @@ TEST_CASE("PostgresStdout: kill -9 mid-stream, restart, and the result still equ
   TestDb db("it_kill9");
   CreateItems(db, 2000);
   TempDir dir("kill9");
-  WriteFile(dir.File("sluice.yaml"), Config(dir, db.Dsn(), "  items: src.public.items | out\n"));
+  WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
   std::atomic<bool> stop{false};
   std::thread writer(WriteLoad, db.name(), std::ref(stop), 100000, 2);
   std::string state_file = dir.File("state/pipelines/items/postgres.json");
   for (int round = 0; round < 3; ++round) {
-    auto sluice = Start(dir);
+    auto sluice = StartSluice(dir);
     if (round == 0) {
       REQUIRE(WaitFor([&] { return ReadFile(state_file).find("public.items") != std::string::npos; },
                       seconds(60)));
@@ -228,7 +149,7 @@ TEST_CASE("PostgresStdout: kill -9 mid-stream, restart, and the result still equ
   }
   stop = true;
   writer.join();
-  auto sluice = Start(dir);
+  auto sluice = StartSluice(dir);
   RequireConverged(db, dir);
   CHECK(ReadKeysAreUnique(ApplyJsonLines(dir.File("out.jsonl"))));  // the snapshot never ran twice
   sluice->Signal(SIGTERM);
@@ -247,7 +168,7 @@ TEST_CASE("PostgresStdout: clear errors for a missing table, no key, no privileg
 
   auto check = [&](const std::string& dsn, const std::string& pipe, int want_code,
                    const std::string& want_message) {
-    WriteFile(dir.File("sluice.yaml"), Config(dir, dsn, "  p: " + pipe + "\n"));
+    WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, dsn, "  p: " + pipe + "\n"));
     std::remove(dir.File("stderr.log").c_str());
     int code = RunSluice({"check", "--connect", "-c", dir.File("sluice.yaml")}, dir.File("stdout.log"),
                          dir.File("stderr.log"), seconds(60));
@@ -266,12 +187,18 @@ TEST_CASE("PostgresStdout: clear errors for a missing table, no key, no privileg
     std::string dsn = db.Dsn() + " user=it_noreplication";  // the last user= wins
     check(dsn, "src.public.ok | out", 1, "lacks the replication privilege");
   }
+  SECTION("wal_level not logical") {
+    std::string dsn = "host=" + RequireEnv("SLUICE_TEST_PG_HOST") +
+                      " port=" + RequireEnv("SLUICE_TEST_PG_REPLICA_PORT") +
+                      " user=" + RequireEnv("SLUICE_TEST_PG_USER") + " dbname=postgres";
+    check(dsn, "src.public.ok | out", 1, "wal_level is 'replica', logical replication needs wal_level = logical");
+  }
   SECTION("unreachable server") {
     check("host=127.0.0.1 port=1 dbname=x user=x", "src.public.ok | out", 1,
           "cannot connect to PostgreSQL");
   }
   SECTION("run stops the pipeline with the same message and exit code 1") {
-    WriteFile(dir.File("sluice.yaml"), Config(dir, db.Dsn(), "  p: src.public.nokey | out\n"));
+    WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  p: src.public.nokey | out\n"));
     int code = RunSluice({"run", "-c", dir.File("sluice.yaml")}, dir.File("stdout.log"),
                          dir.File("stderr.log"), seconds(60));
     INFO(ReadFile(dir.File("stderr.log")));

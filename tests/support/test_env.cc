@@ -72,6 +72,11 @@ TestDb::~TestDb() {
   PQfinish(admin);
 }
 
+void TestDb::Reconnect(TestDb& db) {
+  if (db.conn_) PQfinish(db.conn_);
+  db.conn_ = ConnectOrFail(db.Dsn());
+}
+
 std::string TestDb::Dsn() const { return ServerDsn(name_); }
 
 std::string TestDb::TryExec(const std::string& sql) {

@@ -32,6 +32,8 @@ class TestDb {
   const std::string& name() const { return name_; }
 
   static std::string ServerDsn(const std::string& db);
+  // Opens a new connection (after a server restart killed the old one).
+  static void Reconnect(TestDb& db);
 
  private:
   std::string name_;

@@ -1,0 +1,92 @@
+#include "support/stdout_pipeline.h"
+
+#include <catch2/catch.hpp>
+#include <random>
+#include <thread>
+
+namespace sluice::test {
+
+const std::vector<std::string> kItemCols = {"id", "name", "qty", "price"};
+
+std::string StdoutConfig(const TempDir& dir, const std::string& dsn, const std::string& pipes) {
+  return "state_dir: " + dir.File("state") +
+         "\n"
+         "sources:\n"
+         "  src:\n"
+         "    type: postgres\n"
+         "    dsn: \"" + dsn + "\"\n"
+         "sinks:\n"
+         "  out:\n"
+         "    type: stdout\n"
+         "    path: " + dir.File("out.jsonl") +
+         "\n"
+         "pipelines:\n" + pipes;
+}
+
+std::unique_ptr<SluiceProcess> StartSluice(const TempDir& dir) {
+  return std::make_unique<SluiceProcess>(
+      std::vector<std::string>{"run", "-c", dir.File("sluice.yaml")}, dir.File("stdout.log"),
+      dir.File("stderr.log"));
+}
+
+bool LogHas(const TempDir& dir, const std::string& text) {
+  return ReadFile(dir.File("stderr.log")).find(text) != std::string::npos;
+}
+
+void CreateItems(TestDb& db, int rows) {
+  db.Exec("CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int, price numeric(14,3))");
+  db.Exec("INSERT INTO items SELECT g, 'item ' || g, g % 100, g * 1.125 FROM generate_series(1, " +
+          std::to_string(rows) + ") g");
+}
+
+void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed) {
+  PGconn* c = PQconnectdb(TestDb::ServerDsn(dbname).c_str());
+  std::mt19937 rng(seed);
+  int next_id = 1000000 + seed * 100000;
+  for (int i = 0; i < max_txns && !stop; ++i) {
+    if (PQstatus(c) != CONNECTION_OK) {
+      PQreset(c);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // pacing while the server is down
+      continue;
+    }
+    int id = 1 + static_cast<int>(rng() % 3000);
+    std::string sql;
+    switch (rng() % 5) {
+      case 0:
+        sql = "INSERT INTO items VALUES (" + std::to_string(++next_id) + ", 'new', 1, 2.5)";
+        break;
+      case 1:
+        sql = "DELETE FROM items WHERE id = " + std::to_string(id);
+        break;
+      case 2:
+        sql = "BEGIN; UPDATE items SET qty = qty + 1 WHERE id BETWEEN " + std::to_string(id) +
+              " AND " + std::to_string(id + 50) + "; INSERT INTO items VALUES (" +
+              std::to_string(++next_id) + ", 'txn', 7, 0.001); COMMIT";
+        break;
+      default:
+        sql = "UPDATE items SET name = 'upd " + std::to_string(i) +
+              "', price = price + 0.5 WHERE id = " + std::to_string(id);
+    }
+    PQclear(PQexec(c, sql.c_str()));
+  }
+  PQfinish(c);
+}
+
+bool Converged(TestDb& db, const TempDir& dir) {
+  auto applied = ApplyJsonLines(dir.File("out.jsonl"));
+  return applied.tables["public.items"] == TableAsText(db, "items", kItemCols, {"id"});
+}
+
+void RequireConverged(TestDb& db, const TempDir& dir) {
+  bool ok = WaitFor([&] { return Converged(db, dir); }, std::chrono::seconds(90));
+  if (!ok) {
+    auto applied = ApplyJsonLines(dir.File("out.jsonl"));
+    auto table = TableAsText(db, "items", kItemCols, {"id"});
+    INFO("applied rows " << applied.tables["public.items"].size() << ", table rows "
+                         << table.size() << ", lines " << applied.lines << "\nstderr:\n"
+                         << ReadFile(dir.File("stderr.log")));
+    CHECK(ok);
+  }
+}
+
+}  // namespace sluice::test

@@ -1,0 +1,38 @@
+// Helpers for end-to-end tests of `postgres | stdout`: a config in a temp dir, the sluice
+// process, a write load on an `items` table, and "does the sink equal the table".
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/applied_state.h"
+#include "support/test_env.h"
+
+namespace sluice::test {
+
+// A config with source `src` (postgres, `dsn`) and sink `out` (stdout to DIR/out.jsonl);
+// `pipes` is the YAML body of `pipelines:` (indented two spaces).
+std::string StdoutConfig(const TempDir& dir, const std::string& dsn, const std::string& pipes);
+
+// `sluice run -c DIR/sluice.yaml`, stdout to DIR/stdout.log, stderr to DIR/stderr.log.
+std::unique_ptr<SluiceProcess> StartSluice(const TempDir& dir);
+
+// Whether sluice's stderr log contains `text`.
+bool LogHas(const TempDir& dir, const std::string& text);
+
+// items(id bigint primary key, name text, qty int, price numeric(14,3)) with `rows` rows.
+void CreateItems(TestDb& db, int rows);
+extern const std::vector<std::string> kItemCols;
+
+// Random inserts, updates, deletes and a few multi-row transactions on `items` until
+// `stop` or `max_txns`; survives a server restart (reconnects and goes on).
+void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed);
+
+// The applied stdout lines equal `items` now.
+bool Converged(TestDb& db, const TempDir& dir);
+// Waits up to 90 s for Converged; on failure reports sizes and sluice's log.
+void RequireConverged(TestDb& db, const TempDir& dir);
+
+}  // namespace sluice::test
