@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "connectors/postgres/type_map.h"
+
 namespace sluice::pg {
 
 Status CheckServer(PgConn& conn) {
@@ -34,8 +36,8 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
 ORDER BY n.nspname, c.relname)SQL";
 
 constexpr const char* kColumnsSql = R"SQL(
-SELECT a.attname, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END
-FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+SELECT a.attname, a.atttypid
+FROM pg_attribute a
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum)SQL";
 
@@ -108,15 +110,44 @@ Result<std::vector<TableInfo>> ResolveTables(PgConn& conn, const std::vector<Tab
   return out;
 }
 
-Result<std::unordered_map<uint32_t, uint32_t>> LoadDomainBaseTypes(PgConn& conn) {
-  auto r = conn.Exec("SELECT oid, typbasetype FROM pg_type WHERE typtype = 'd'");
+Result<TypeOverrides> LoadTypeOverrides(PgConn& conn) {
+  // Domains (typtype 'd') and arrays whose element is not a built-in type (OIDs below
+  // 16384 are assigned at initdb and fixed).
+  auto r = conn.Exec(
+      "SELECT oid, CASE WHEN typtype = 'd' THEN typbasetype ELSE 0 END, "
+      "CASE WHEN typtype <> 'd' THEN typelem ELSE 0 END FROM pg_type "
+      "WHERE typtype = 'd' OR (typcategory = 'A' AND typelem >= 16384)");
   if (!r.ok()) return r.status();
-  std::unordered_map<uint32_t, uint32_t> out;
+  TypeOverrides out;
   for (int i = 0; i < PQntuples(r->get()); ++i) {
-    out[static_cast<uint32_t>(std::stoul(GetText(r->get(), i, 0)))] =
-        static_cast<uint32_t>(std::stoul(GetText(r->get(), i, 1)));
+    TypeOverride o;
+    o.base = static_cast<uint32_t>(std::stoul(GetText(r->get(), i, 1)));
+    o.array_elem = static_cast<uint32_t>(std::stoul(GetText(r->get(), i, 2)));
+    out[static_cast<uint32_t>(std::stoul(GetText(r->get(), i, 0)))] = o;
   }
   return out;
+}
+
+namespace {
+// Follows domains to the type that has a text rule (a domain over a domain too).
+uint32_t ResolveBase(const TypeOverrides& overrides, uint32_t oid) {
+  for (int depth = 0; depth < 16; ++depth) {
+    auto it = overrides.find(oid);
+    if (it == overrides.end() || it->second.base == 0) return oid;
+    oid = it->second.base;
+  }
+  return oid;
+}
+}  // namespace
+
+Value ConvertColumn(const TypeOverrides& overrides, uint32_t type_oid, std::string_view text) {
+  if (overrides.empty()) return ConvertText(type_oid, text);
+  uint32_t oid = ResolveBase(overrides, type_oid);
+  auto it = overrides.find(oid);
+  if (it != overrides.end() && it->second.array_elem != 0) {
+    return ConvertArrayText(ResolveBase(overrides, it->second.array_elem), text);
+  }
+  return ConvertText(oid, text);
 }
 
 namespace {

@@ -9,12 +9,13 @@
 
 #include "connectors/postgres/pg_conn.h"
 #include "core/source.h"
+#include "core/value.h"
 
 namespace sluice::pg {
 
 struct ColumnInfo {
   std::string name;
-  uint32_t type_oid = 0;  // domains already resolved to their base type
+  uint32_t type_oid = 0;  // pg_attribute.atttypid, as pgoutput reports it
 };
 
 struct TableInfo {
@@ -35,8 +36,20 @@ Status CheckServer(PgConn& conn);
 // partitioned table, and have a key sinks can address rows by.
 Result<std::vector<TableInfo>> ResolveTables(PgConn& conn, const std::vector<TableSelector>& selectors);
 
-// Domain type oid -> base type oid, for every domain in the database.
-Result<std::unordered_map<uint32_t, uint32_t>> LoadDomainBaseTypes(PgConn& conn);
+// How to read a type whose OID is database-specific: a domain reads as its base type, an
+// array of a user-defined type (enum[], citext[], a domain's array) as a JSON array of
+// its element type.
+struct TypeOverride {
+  uint32_t base = 0;        // domain: the built-in (or user) type it is based on
+  uint32_t array_elem = 0;  // array of a user-defined type: its element type
+};
+using TypeOverrides = std::unordered_map<uint32_t, TypeOverride>;
+
+// Every domain and every array of a non-built-in type in the database.
+Result<TypeOverrides> LoadTypeOverrides(PgConn& conn);
+
+// ConvertText with the database's own types resolved first.
+Value ConvertColumn(const TypeOverrides& overrides, uint32_t type_oid, std::string_view text);
 
 // Makes sure `publication` exists and publishes every table. A publication sluice manages
 // (`managed`) is created or extended; a user's own publication that lacks a table is an error.

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/postgres/catalog.h"
 #include "connectors/postgres/pgoutput_decoder.h"
 #include "core/change.h"
 
@@ -22,9 +23,8 @@ using KeyColumns = std::map<std::pair<std::string, std::string>, std::vector<std
 // One thread.
 class ChangeBuilder {
  public:
-  ChangeBuilder(std::string source, KeyColumns keys,
-                std::unordered_map<uint32_t, uint32_t> domain_base_types)
-      : source_(std::move(source)), keys_(std::move(keys)), domains_(std::move(domain_base_types)) {}
+  ChangeBuilder(std::string source, KeyColumns keys, TypeOverrides types)
+      : source_(std::move(source)), keys_(std::move(keys)), types_(std::move(types)) {}
 
   struct Effect {
     bool commit = false;  // the message was a Commit
@@ -40,7 +40,7 @@ class ChangeBuilder {
   struct Relation {
     std::shared_ptr<const TableId> table;
     std::vector<std::string> names;
-    std::vector<uint32_t> types;  // domains resolved to their base type
+    std::vector<uint32_t> types;    // type OIDs as the Relation message gives them
     std::vector<size_t> key_index;  // positions of key columns in `names`
   };
 
@@ -53,7 +53,7 @@ class ChangeBuilder {
 
   std::string source_;
   KeyColumns keys_;
-  std::unordered_map<uint32_t, uint32_t> domains_;
+  TypeOverrides types_;
   std::unordered_map<uint32_t, Relation> relations_;
   bool in_txn_ = false;
   Lsn commit_lsn_;

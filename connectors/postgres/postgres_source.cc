@@ -180,6 +180,9 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
   auto tables = ResolveTables(*meta, ctx_.tables);
   if (!tables.ok()) return tables.status();
   tables_ = std::move(tables).value();
+  auto types = LoadTypeOverrides(*meta);
+  if (!types.ok()) return types.status();
+  types_ = std::move(types).value();
   SLUICE_RETURN_IF_ERROR(EnsurePublication(*meta, options_.publication, options_.managed_publication, tables_));
   auto repl = PgConn::Connect(options_.dsn, true);
   if (!repl.ok()) return repl.status();
@@ -304,7 +307,7 @@ Status PostgresSource::Snapshot(PgConn& conn, Lsn tag, BatchEmitter& out,
                  t->Qualified(), t->estimated_rows, tag.ToString());
     int64_t rows = 0;
     SLUICE_RETURN_IF_ERROR(
-        CopyTable(conn, *t, ctx_.source, tag, Checkpoint{Lsn(), token}, limits, emit, &rows));
+        CopyTable(conn, *t, types_, ctx_.source, tag, Checkpoint{Lsn(), token}, limits, emit, &rows));
     spdlog::info("pipeline {}: snapshot of {} read, {} rows", ctx_.pipeline, t->Qualified(), rows);
   }
   auto commit = conn.Exec("COMMIT");
@@ -314,7 +317,7 @@ Status PostgresSource::Snapshot(PgConn& conn, Lsn tag, BatchEmitter& out,
 Status PostgresSource::Stream(BatchEmitter& out, const std::atomic<bool>& stop) {
   KeyColumns keys;
   for (const auto& t : tables_) keys[{t.schema, t.name}] = t.key_columns;
-  ChangeBuilder builder(ctx_.source, std::move(keys), {});
+  ChangeBuilder builder(ctx_.source, std::move(keys), types_);
   Batch batch;
   auto housekeeping = [&] {
     if (std::chrono::steady_clock::now() - last_status_ >= options_.status_interval) {

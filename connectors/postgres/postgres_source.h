@@ -61,6 +61,7 @@ class PostgresSource : public Source {
   PostgresOptions options_;
   std::vector<TableInfo> tables_;  // source thread
   std::string database_;           // source thread, once connected
+  TypeOverrides types_;            // source thread: domains and user-type arrays
   bool state_loaded_ = false;      // source thread
   std::unique_ptr<ReplicationStream> stream_;  // source thread
 

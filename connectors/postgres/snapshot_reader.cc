@@ -19,7 +19,8 @@ std::string CopySql(PgConn& conn, const TableInfo& t) {
 }
 
 // Builds a read change from one COPY line's fields.
-Change RowChange(const TableInfo& t, const std::shared_ptr<const TableId>& id,
+Change RowChange(const TableInfo& t, const TypeOverrides& types,
+                 const std::shared_ptr<const TableId>& id,
                  const std::vector<size_t>& key_index,
                  std::vector<std::optional<std::string>>& fields, Lsn tag) {
   Change c;
@@ -29,7 +30,7 @@ Change RowChange(const TableInfo& t, const std::shared_ptr<const TableId>& id,
   Row row;
   row.reserve(t.columns.size());
   for (size_t i = 0; i < t.columns.size() && i < fields.size(); ++i) {
-    Value v = fields[i] ? ConvertText(t.columns[i].type_oid, *fields[i]) : Value::Null();
+    Value v = fields[i] ? ConvertColumn(types, t.columns[i].type_oid, *fields[i]) : Value::Null();
     row.push_back({t.columns[i].name, std::move(v)});
   }
   c.key.reserve(key_index.size());
@@ -42,7 +43,8 @@ Change RowChange(const TableInfo& t, const std::shared_ptr<const TableId>& id,
 
 }  // namespace
 
-Status CopyTable(PgConn& conn, const TableInfo& table, const std::string& source_name, Lsn tag,
+Status CopyTable(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
+                 const std::string& source_name, Lsn tag,
                  const Checkpoint& last_checkpoint, const SnapshotLimits& limits,
                  const EmitFn& emit, int64_t* rows_read) {
   auto id = std::make_shared<const TableId>(TableId{source_name, table.schema, table.name});
@@ -69,7 +71,7 @@ Status CopyTable(PgConn& conn, const TableInfo& table, const std::string& source
     bool parsed = ParseCopyTextLine(line, &fields);
     PQfreemem(buf);
     if (!parsed) return Status::Internal("malformed COPY line from " + table.Qualified());
-    Change c = RowChange(table, id, key_index, fields, tag);
+    Change c = RowChange(table, types, id, key_index, fields, tag);
     batch.bytes += c.ApproxBytes();
     batch.changes.push_back(std::move(c));
     ++*rows_read;

@@ -24,7 +24,8 @@ using EmitFn = std::function<bool(Batch&&)>;
 // Reads `table` in full. Every row becomes a `read` change at position (tag, 0). The last
 // batch of the table (possibly empty) carries `last_checkpoint`, so the caller learns when
 // the whole table is durable. Cancelled when `emit` refuses a batch.
-Status CopyTable(PgConn& conn, const TableInfo& table, const std::string& source_name, Lsn tag,
+Status CopyTable(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
+                 const std::string& source_name, Lsn tag,
                  const Checkpoint& last_checkpoint, const SnapshotLimits& limits,
                  const EmitFn& emit, int64_t* rows_read);
 

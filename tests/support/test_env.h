@@ -57,6 +57,8 @@ class TempDir {
 
 void WriteFile(const std::string& path, const std::string& content);
 std::string ReadFile(const std::string& path);
+// Number of complete lines in a file (cheap enough to poll).
+size_t CountLines(const std::string& path);
 
 // A sluice process (the binary under test), output captured to files.
 class SluiceProcess {
