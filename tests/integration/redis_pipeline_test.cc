@@ -323,7 +323,7 @@ TEST_CASE("PostgresRedis: an update leaving a TOASTed column unchanged keeps its
   CHECK(sluice->Wait(seconds(30)) == 0);
 }
 
-TEST_CASE("PostgresRedis: TRUNCATE empties the table's keys; later rows arrive",
+TEST_CASE("PostgresRedis: TRUNCATE empties the table's keys, later rows arrive",
           "[integration][redis]") {
   TestDb db("it_redis_truncate");
   CreateItems(db, 2000);

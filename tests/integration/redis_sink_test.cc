@@ -292,7 +292,7 @@ TEST_CASE("RedisSink: truncate removes older entries of that table only, in SCAN
   CHECK(Int(*reader, {"DBSIZE"}) == 5);
 }
 
-TEST_CASE("RedisSink: ttl expires values; positions and tombstones have their own time",
+TEST_CASE("RedisSink: ttl expires values, positions and tombstones have their own time",
           "[integration][redis]") {
   auto reader = Reader(7);
   CapturedLetters letters;
