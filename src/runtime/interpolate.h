@@ -46,8 +46,7 @@ class ScalarPositions {
   ScalarPositions() = default;
   // `raw` is the whole file; `pos`, `line`, `column` the scalar's mark as the YAML parser
   // reports it (0-based, pointing at the opening quote, anchor or tag if there is one).
-  ScalarPositions(std::string_view raw, size_t pos, int line, int column,
-                  std::string_view decoded);
+  ScalarPositions(std::string_view raw, size_t pos, int line, int column, std::string_view decoded);
 
   // Position of decoded[offset]; offset may be decoded.size() (just past the end).
   Position At(size_t offset) const;

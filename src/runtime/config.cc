@@ -1,0 +1,710 @@
+#include "runtime/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "runtime/interpolate.h"
+#include "runtime/pipe_parser.h"
+
+namespace sluice {
+
+std::string Diagnostic::ToString() const {
+  if (where.line <= 0) return where.file + ": " + message;
+  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+         message;
+}
+
+const PluginConfig* Config::FindSource(const std::string& name) const {
+  for (const auto& s : sources) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+const PluginConfig* Config::FindSink(const std::string& name) const {
+  for (const auto& s : sinks) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+namespace {
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out.empty() ? "none" : out;
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// "unknown sink 'serch' (known sinks: out, search); did you mean 'search'?"
+std::string Unknown(const std::string& noun, const std::string& name,
+                    const std::vector<std::string>& known, const std::string& extra = "") {
+  std::string message =
+      "unknown " + noun + " " + Quote(name) + extra + " (known " + noun + "s: " + Join(known) + ")";
+  const std::string* best = nullptr;
+  size_t best_distance = 3;
+  for (const auto& k : known) {
+    size_t d = EditDistance(name, k);
+    if (d < best_distance && d < name.size()) {
+      best = &k;
+      best_distance = d;
+    }
+  }
+  if (best != nullptr) message += "; did you mean " + Quote(*best) + "?";
+  return message;
+}
+
+const char* KindName(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a single value";
+    default:
+      return "an empty value";
+  }
+}
+
+bool IsValidName(const std::string& name) {
+  auto ok = [](char c, bool first) {
+    auto u = static_cast<unsigned char>(c);
+    return std::isalpha(u) || c == '_' || (!first && (std::isdigit(u) || c == '-'));
+  };
+  if (name.empty() || !ok(name[0], true)) return false;
+  return std::all_of(name.begin() + 1, name.end(), [&](char c) { return ok(c, false); });
+}
+
+std::optional<int64_t> ToInt(const std::string& text) {
+  int64_t v = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+const std::vector<std::string> kTopKeys = {"state_dir", "http",  "log",      "limits",
+                                           "sources",   "sinks", "pipelines"};
+const std::vector<std::string> kStructuredKeys = {"from", "transforms", "to", "source_options"};
+
+OptionSpec Spec(std::string name, OptionType type, std::vector<std::string> choices = {}) {
+  OptionSpec spec;
+  spec.name = std::move(name);
+  spec.type = type;
+  spec.choices = std::move(choices);
+  return spec;
+}
+
+const std::vector<OptionSpec>& HttpSpecs() {
+  static const std::vector<OptionSpec> specs = {Spec("listen", OptionType::kString)};
+  return specs;
+}
+
+const std::vector<OptionSpec>& LogSpecs() {
+  static const std::vector<OptionSpec> specs = {
+      Spec("format", OptionType::kEnum, {"text", "json"}),
+      Spec("level", OptionType::kEnum, {"trace", "debug", "info", "warn", "error"})};
+  return specs;
+}
+
+const std::vector<OptionSpec>& LimitSpecs() {
+  static const std::vector<OptionSpec> specs = {
+      Spec("batch_changes", OptionType::kInt), Spec("batch_bytes", OptionType::kBytes),
+      Spec("queue_batches", OptionType::kInt), Spec("queue_bytes", OptionType::kBytes)};
+  return specs;
+}
+
+std::vector<std::string> SpecNames(const std::vector<OptionSpec>& specs) {
+  std::vector<std::string> names;
+  for (const auto& s : specs) names.push_back(s.name);
+  return names;
+}
+
+// One key of a mapping, in file order. Not assignable: assigning a YAML::Node does not
+// rebind it but overwrites the node it refers to, corrupting the document.
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+  Entry& operator=(const Entry&) = delete;
+};
+
+// An interpolated scalar that can locate any of its characters in the file.
+struct Text {
+  std::string value;
+  std::vector<size_t> origin;  // value offset -> offset in the decoded scalar
+  ScalarPositions positions;
+  std::string file;
+
+  SourceLocation At(size_t offset) const {
+    size_t raw = origin.empty() ? offset : origin[std::min(offset, origin.size() - 1)];
+    ScalarPositions::Position p = positions.At(raw);
+    return {file, p.line + 1, p.column + 1};
+  }
+};
+
+// Who owns a table of options, for messages: "option" "for source type 'postgres'".
+struct OptionOwner {
+  std::string noun;   // "option" or "key"
+  std::string owner;  // " for source type 'postgres'" or " in 'limits'"
+};
+
+// Walks one config text and fills a LoadResult. Lives for one load call.
+class Loader {
+ public:
+  Loader(std::string_view text, std::string file_name, const Registry& registry,
+         const EnvLookup& env)
+      : text_(text), registry_(registry), env_(env) {
+    result_.config.file = std::move(file_name);
+  }
+
+  LoadResult Run() && {
+    try {
+      LoadRoot(YAML::Load(std::string(text_)));
+    } catch (const YAML::ParserException& e) {
+      Error(Loc(e.mark), "YAML syntax error: " + e.msg);
+    } catch (const YAML::Exception& e) {
+      Error(Loc(e.mark), "cannot read YAML: " + e.msg);
+    } catch (const std::exception& e) {
+      Error({file(), 0, 0}, std::string("cannot load config: ") + e.what());
+    }
+    return std::move(result_);
+  }
+
+ private:
+  const std::string& file() const { return result_.config.file; }
+  Config& config() { return result_.config; }
+  SourceLocation Loc(const YAML::Mark& m) const { return {file(), m.line + 1, m.column + 1}; }
+  // A null value's mark points past it; its key is where the user looks.
+  SourceLocation Loc(const Entry& e) const {
+    return Loc(e.value.IsNull() ? e.key_node.Mark() : e.value.Mark());
+  }
+  void Error(SourceLocation where, std::string message) {
+    result_.errors.push_back({std::move(where), std::move(message)});
+  }
+
+  std::vector<Entry> Entries(const YAML::Node& map, const std::string& noun);
+  std::optional<Text> Scalar(const Entry& e, const std::string& subject);
+  std::optional<std::string> OptionValue(const Entry& e, const OptionSpec& spec,
+                                         const OptionOwner& owner);
+  std::map<std::string, std::string> LoadOptions(const std::vector<Entry>& entries,
+                                                 const std::vector<OptionSpec>& specs,
+                                                 const OptionOwner& owner);
+  bool ExpectMap(const Entry& e, const std::string& subject, const std::string& expected);
+
+  void LoadRoot(const YAML::Node& root);
+  void LoadSettings(const Entry& e);
+  void LoadLimits(const Entry& e);
+  void LoadPlugins(const Entry& section, bool sources);
+  void LoadPlugin(const Entry& e, bool sources);
+  std::vector<std::string> PluginTypes(bool sources) const;
+  const std::vector<OptionSpec>* PluginSpecs(bool sources, const std::string& type) const;
+  void LoadPipelines(const Entry& section);
+  void LoadPipe(const Entry& e);
+  void LoadStructured(const Entry& e);
+  void LoadStructuredParts(const std::map<std::string, Entry>& parts, PipelineConfig* pipeline);
+  std::vector<Text> ScalarList(const Entry& e, const std::string& subject);
+  void ResolveSelectors(const std::vector<SelectorSyntax>& selectors, const Text& text,
+                        PipelineConfig* pipeline);
+  void ResolveSink(const SinkRefSyntax& syntax, const Text& text, PipelineConfig* pipeline);
+  void LoadSourceOptions(const Entry& e, PipelineConfig* pipeline);
+  template <typename T>
+  bool ReportParse(const Parsed<T>& parsed, const Text& text) {
+    for (const auto& err : parsed.errors) Error(text.At(err.offset), err.message);
+    return parsed.ok();
+  }
+
+  std::string_view text_;
+  const Registry& registry_;
+  const EnvLookup& env_;
+  LoadResult result_;
+  // Every declared name, even of entries with errors, so pipelines do not pile on.
+  std::vector<std::string> source_names_;
+  std::vector<std::string> sink_names_;
+};
+
+std::vector<Entry> Loader::Entries(const YAML::Node& map, const std::string& noun) {
+  std::vector<Entry> out;
+  std::map<std::string, int> first_line;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    Entry e{"", it->first, it->second};
+    if (!e.key_node.IsScalar()) {
+      Error(Loc(e.key_node.Mark()), "expected a " + noun + " name, got " + KindName(e.key_node));
+      continue;
+    }
+    e.key = e.key_node.Scalar();
+    auto [seen, inserted] = first_line.emplace(e.key, e.key_node.Mark().line + 1);
+    if (!inserted) {
+      Error(Loc(e.key_node.Mark()), "duplicate " + noun + " " + Quote(e.key) +
+                                        " (first defined at line " + std::to_string(seen->second) +
+                                        ")");
+      continue;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+bool Loader::ExpectMap(const Entry& e, const std::string& subject, const std::string& expected) {
+  if (e.value.IsMap()) return true;
+  Error(Loc(e), subject + " must be " + expected + ", got " + KindName(e.value));
+  return false;
+}
+
+std::optional<Text> Loader::Scalar(const Entry& e, const std::string& subject) {
+  if (!e.value.IsScalar()) {
+    Error(Loc(e), subject + " expects a single value, got " + KindName(e.value));
+    return std::nullopt;
+  }
+  const YAML::Mark mark = e.value.Mark();
+  Text text;
+  text.file = file();
+  text.positions = ScalarPositions(text_, mark.pos, mark.line, mark.column, e.value.Scalar());
+  Interpolated in = Interpolate(e.value.Scalar(), env_);
+  for (const auto& err : in.errors) Error(text.At(err.offset), err.message);
+  if (!in.ok()) return std::nullopt;
+  text.value = std::move(in.text);
+  text.origin = std::move(in.origin);
+  return text;
+}
+
+// A plugin option's text: a scalar, or a list joined with ", " for kList options.
+std::optional<std::string> Loader::OptionValue(const Entry& e, const OptionSpec& spec,
+                                               const OptionOwner& owner) {
+  const std::string subject = (owner.noun == "option" ? "option " : "") + Quote(spec.name);
+  if (!e.value.IsSequence() || spec.type != OptionType::kList) {
+    std::optional<Text> text = Scalar(e, subject);
+    if (!text) return std::nullopt;
+    Status status = ValidateOption(spec, text->value);
+    if (!status.ok()) {
+      // ValidateOption says "option 'x' ..."; settings sections call them keys.
+      std::string message = status.message();
+      if (owner.noun != "option" && message.rfind("option ", 0) == 0) message.erase(0, 7);
+      Error(text->At(0), message);
+    }
+    return status.ok() ? std::optional(text->value) : std::nullopt;
+  }
+  std::string joined;
+  bool ok = true;
+  for (const YAML::Node& item : e.value) {
+    std::optional<Text> text = Scalar({spec.name, e.key_node, item}, "each item of " + subject);
+    if (text) joined += (joined.empty() ? "" : ", ") + text->value;
+    ok = ok && text.has_value();
+  }
+  return ok ? std::optional(joined) : std::nullopt;
+}
+
+std::map<std::string, std::string> Loader::LoadOptions(const std::vector<Entry>& entries,
+                                                       const std::vector<OptionSpec>& specs,
+                                                       const OptionOwner& owner) {
+  std::map<std::string, std::string> out;
+  for (const Entry& e : entries) {
+    const OptionSpec* spec = FindOption(specs, e.key);
+    if (spec == nullptr) {
+      Error(Loc(e.key_node.Mark()), Unknown(owner.noun, e.key, SpecNames(specs), owner.owner));
+    } else if (std::optional<std::string> value = OptionValue(e, *spec, owner)) {
+      out[e.key] = std::move(*value);
+    }
+  }
+  return out;
+}
+
+void Loader::LoadRoot(const YAML::Node& root) {
+  if (root.IsNull()) {
+    Error({file(), 1, 1},
+          "the config is empty: expected a mapping with sources, sinks and "
+          "pipelines");
+    return;
+  }
+  if (!root.IsMap()) {
+    Error(Loc(root.Mark()), std::string("expected a mapping at the top level (keys: ") +
+                                Join(kTopKeys) + "), got " + KindName(root));
+    return;
+  }
+  std::optional<Entry> pipelines;
+  for (const Entry& e : Entries(root, "top-level key")) {
+    if (e.key == "state_dir") {
+      if (auto text = Scalar(e, "'state_dir'")) config().state_dir = text->value;
+    } else if (e.key == "http" || e.key == "log") {
+      LoadSettings(e);
+    } else if (e.key == "limits") {
+      LoadLimits(e);
+    } else if (e.key == "sources" || e.key == "sinks") {
+      LoadPlugins(e, e.key == "sources");
+    } else if (e.key == "pipelines") {
+      pipelines.emplace(e);  // after sources and sinks, wherever it appears
+    } else {
+      Error(Loc(e.key_node.Mark()), Unknown("top-level key", e.key, kTopKeys));
+    }
+  }
+  if (pipelines) LoadPipelines(*pipelines);
+  if (config().pipelines.empty() && !pipelines) {
+    Error({file(), 1, 1},
+          "no pipelines: add a 'pipelines:' section, for example "
+          "'pipelines: { orders: shop.public.orders | out }'");
+  }
+}
+
+void Loader::LoadSettings(const Entry& e) {
+  if (e.value.IsNull()) return;
+  const bool http = e.key == "http";
+  if (!ExpectMap(e, Quote(e.key),
+                 http ? "a mapping such as { listen: \"127.0.0.1:8080\" }"
+                      : "a mapping such as { format: text, level: info }")) {
+    return;
+  }
+  const auto& specs = http ? HttpSpecs() : LogSpecs();
+  auto values = LoadOptions(Entries(e.value, "key"), specs, {"key", " in " + Quote(e.key)});
+  if (!http) {
+    if (values.count("format")) config().log_format = values["format"];
+    if (values.count("level")) config().log_level = values["level"];
+    return;
+  }
+  if (!values.count("listen")) return;
+  const std::string& listen = values["listen"];
+  size_t colon = listen.rfind(':');
+  std::optional<int64_t> port =
+      colon == std::string::npos ? std::nullopt : ToInt(listen.substr(colon + 1));
+  if (!port || *port < 0 || *port > 65535) {
+    Error(Loc(e.value["listen"].Mark()),
+          "'listen' expects HOST:PORT such as 127.0.0.1:8080, got " + Quote(listen));
+    return;
+  }
+  config().http_listen = listen;
+}
+
+void Loader::LoadLimits(const Entry& e) {
+  if (e.value.IsNull()) return;
+  if (!ExpectMap(e, "'limits'", "a mapping such as { batch_changes: 1000, queue_bytes: 64MB }")) {
+    return;
+  }
+  std::vector<Entry> entries = Entries(e.value, "key");
+  auto values = LoadOptions(entries, LimitSpecs(), {"key", " in 'limits'"});
+  const std::pair<const char*, size_t*> targets[] = {{"batch_changes", &config().batch_max_changes},
+                                                     {"batch_bytes", &config().batch_max_bytes},
+                                                     {"queue_batches", &config().queue_max_batches},
+                                                     {"queue_bytes", &config().queue_max_bytes}};
+  for (const auto& [name, target] : targets) {
+    auto it = values.find(name);
+    if (it == values.end()) continue;
+    const OptionSpec* spec = FindOption(LimitSpecs(), name);
+    std::optional<int64_t> n = spec->type == OptionType::kInt
+                                   ? ToInt(it->second)
+                                   : std::optional<int64_t>(ParseBytes(it->second).value_or(0));
+    if (n && *n > 0) {
+      *target = static_cast<size_t>(*n);
+      continue;
+    }
+    auto entry =
+        std::find_if(entries.begin(), entries.end(), [&](const Entry& x) { return x.key == name; });
+    Error(Loc(*entry), std::string("'") + name + "' in 'limits' must be greater than 0, got " +
+                           Quote(it->second));
+  }
+}
+
+void Loader::LoadPlugins(const Entry& section, bool sources) {
+  if (section.value.IsNull()) return;
+  const std::string noun = sources ? "source" : "sink";
+  if (!ExpectMap(section, Quote(section.key),
+                 "a mapping of " + noun + " names to their settings (name: { type: ... })")) {
+    return;
+  }
+  for (const Entry& e : Entries(section.value, noun)) {
+    (sources ? source_names_ : sink_names_).push_back(e.key);
+    if (!IsValidName(e.key)) {
+      Error(Loc(e.key_node.Mark()), "invalid " + noun + " name " + Quote(e.key) +
+                                        ": names start with a letter or '_' and hold only "
+                                        "letters, digits, '_' and '-'");
+    }
+    LoadPlugin(e, sources);
+  }
+}
+
+std::vector<std::string> Loader::PluginTypes(bool sources) const {
+  std::vector<std::string> types;
+  if (sources) {
+    for (const auto* p : registry_.Sources()) types.push_back(p->type);
+  } else {
+    for (const auto* p : registry_.Sinks()) types.push_back(p->type);
+  }
+  return types;
+}
+
+const std::vector<OptionSpec>* Loader::PluginSpecs(bool sources, const std::string& type) const {
+  if (sources) {
+    const SourcePlugin* p = registry_.FindSource(type);
+    return p ? &p->options : nullptr;
+  }
+  const SinkPlugin* p = registry_.FindSink(type);
+  return p ? &p->options : nullptr;
+}
+
+void Loader::LoadPlugin(const Entry& e, bool sources) {
+  const std::string noun = sources ? "source" : "sink";
+  const std::string subject = noun + " " + Quote(e.key);
+  if (!ExpectMap(e, subject, "a mapping with a 'type' and its options")) return;
+  std::vector<Entry> options;
+  std::optional<Entry> type_entry;
+  for (const Entry& x : Entries(e.value, "option")) {
+    if (x.key == "type") {
+      type_entry.emplace(x);
+    } else {
+      options.push_back(x);
+    }
+  }
+  if (!type_entry) {
+    Error(Loc(e.key_node.Mark()), subject + " has no 'type' (known " + noun +
+                                      " types: " + Join(PluginTypes(sources)) + ")");
+    return;
+  }
+  std::optional<Text> type = Scalar(*type_entry, "'type'");
+  if (!type) return;
+  const std::vector<OptionSpec>* specs = PluginSpecs(sources, type->value);
+  if (specs == nullptr) {
+    Error(type->At(0), Unknown(noun + " type", type->value, PluginTypes(sources)));
+    return;
+  }
+  PluginConfig plugin{e.key, type->value, {}, Loc(e.key_node.Mark())};
+  plugin.options =
+      LoadOptions(options, *specs, {"option", " for " + noun + " type " + Quote(type->value)});
+  for (const OptionSpec& spec : *specs) {
+    // A sink's required options may come from the pipe instead: checked per pipeline.
+    // A given but invalid value is already reported, so look at the keys, not the values.
+    if (!sources || !spec.required ||
+        std::any_of(options.begin(), options.end(),
+                    [&](const Entry& x) { return x.key == spec.name; })) {
+      continue;
+    }
+    Error(plugin.where, subject + " (type " + type->value + ") is missing required option " +
+                            Quote(spec.name) + " (" + OptionTypeName(spec.type) +
+                            (spec.description.empty() ? "" : ": " + spec.description) + ")");
+  }
+  (sources ? config().sources : config().sinks).push_back(std::move(plugin));
+}
+
+void Loader::LoadPipelines(const Entry& section) {
+  if (section.value.IsNull() || (section.value.IsMap() && section.value.size() == 0)) {
+    Error(Loc(section.key_node.Mark()),
+          "'pipelines' is empty: add at least one, for example "
+          "'orders: shop.public.orders | out'");
+    return;
+  }
+  if (!ExpectMap(section, "'pipelines'", "a mapping of pipeline names to pipes")) return;
+  for (const Entry& e : Entries(section.value, "pipeline")) {
+    if (!IsValidName(e.key)) {
+      Error(Loc(e.key_node.Mark()), "invalid pipeline name " + Quote(e.key) +
+                                        ": names start with a letter or '_' and hold only "
+                                        "letters, digits, '_' and '-'");
+    }
+    if (e.value.IsScalar()) {
+      LoadPipe(e);
+    } else if (e.value.IsMap()) {
+      LoadStructured(e);
+    } else {
+      Error(Loc(e), "pipeline " + Quote(e.key) +
+                        " must be a pipe such as 'shop.public.orders | out' or a mapping with "
+                        "'from' and 'to', got " +
+                        KindName(e.value));
+    }
+  }
+}
+
+void Loader::LoadPipe(const Entry& e) {
+  std::optional<Text> text = Scalar(e, "pipeline " + Quote(e.key));
+  if (!text) return;
+  Parsed<PipeSyntax> parsed = ParsePipe(text->value);
+  ReportParse(parsed, *text);
+  PipelineConfig pipeline;
+  pipeline.name = e.key;
+  pipeline.where = Loc(e.key_node.Mark());
+  // Names are checked even when another stage is bad: every mistake at once.
+  if (parsed.value.selectors_ok) ResolveSelectors(parsed.value.selectors, *text, &pipeline);
+  for (TransformSyntax& t : parsed.value.transforms) {
+    t.spec.where = text->At(t.offset);
+    pipeline.transforms.push_back(std::move(t.spec));
+  }
+  if (parsed.value.sink_ok) ResolveSink(parsed.value.sink, *text, &pipeline);
+  config().pipelines.push_back(std::move(pipeline));
+}
+
+std::vector<Text> Loader::ScalarList(const Entry& e, const std::string& subject) {
+  std::vector<Text> out;
+  if (!e.value.IsSequence()) {
+    if (auto text = Scalar(e, subject)) out.push_back(std::move(*text));
+    return out;
+  }
+  for (const YAML::Node& item : e.value) {
+    if (auto text = Scalar({e.key, e.key_node, item}, "each item of " + subject)) {
+      out.push_back(std::move(*text));
+    }
+  }
+  return out;
+}
+
+void Loader::LoadStructured(const Entry& e) {
+  PipelineConfig pipeline;
+  pipeline.name = e.key;
+  pipeline.where = Loc(e.key_node.Mark());
+  std::map<std::string, Entry> parts;
+  for (const Entry& part : Entries(e.value, "key")) {
+    if (std::find(kStructuredKeys.begin(), kStructuredKeys.end(), part.key) ==
+        kStructuredKeys.end()) {
+      Error(Loc(part.key_node.Mark()),
+            Unknown("key", part.key, kStructuredKeys, " in pipeline " + Quote(e.key)));
+    } else {
+      parts.emplace(part.key, part);
+    }
+  }
+  const std::string subject = "pipeline " + Quote(e.key);
+  if (!parts.count("from")) {
+    Error(pipeline.where,
+          subject + " has no 'from' (the tables to read, e.g. from: shop.public.orders)");
+  }
+  if (!parts.count("to")) {
+    Error(pipeline.where, subject + " has no 'to' (the sink to write to, e.g. to: out)");
+  }
+  LoadStructuredParts(parts, &pipeline);
+  config().pipelines.push_back(std::move(pipeline));
+}
+
+void Loader::LoadStructuredParts(const std::map<std::string, Entry>& parts,
+                                 PipelineConfig* pipeline) {
+  auto texts = [&](const char* key) {
+    auto it = parts.find(key);
+    return it == parts.end() ? std::vector<Text>{} : ScalarList(it->second, Quote(key));
+  };
+  for (const Text& text : texts("from")) {
+    Parsed<std::vector<SelectorSyntax>> parsed = ParseSelectors(text.value);
+    if (ReportParse(parsed, text)) ResolveSelectors(parsed.value, text, pipeline);
+  }
+  for (const Text& text : texts("transforms")) {
+    Parsed<TransformSyntax> parsed = ParseTransform(text.value);
+    if (!ReportParse(parsed, text)) continue;
+    parsed.value.spec.where = text.At(parsed.value.offset);
+    pipeline->transforms.push_back(std::move(parsed.value.spec));
+  }
+  for (const Text& text : texts("to")) {
+    Parsed<SinkRefSyntax> parsed = ParseSinkRef(text.value);
+    if (ReportParse(parsed, text)) ResolveSink(parsed.value, text, pipeline);
+  }
+  auto options = parts.find("source_options");
+  if (options != parts.end() && !pipeline->source.empty()) {
+    LoadSourceOptions(options->second, pipeline);
+  }
+}
+
+void Loader::ResolveSelectors(const std::vector<SelectorSyntax>& selectors, const Text& text,
+                              PipelineConfig* pipeline) {
+  for (const SelectorSyntax& s : selectors) {
+    if (pipeline->source.empty()) {
+      if (std::find(source_names_.begin(), source_names_.end(), s.source) == source_names_.end()) {
+        Error(text.At(s.offset), Unknown("source", s.source, source_names_));
+      }
+      pipeline->source = s.source;
+    } else if (s.source != pipeline->source) {
+      Error(text.At(s.offset), "all selectors of a pipeline must read from one source: " +
+                                   Quote(s.source) + " differs from " + Quote(pipeline->source));
+      continue;
+    }
+    pipeline->tables.push_back(s.table);
+  }
+}
+
+void Loader::ResolveSink(const SinkRefSyntax& syntax, const Text& text, PipelineConfig* pipeline) {
+  SinkRef ref = syntax.ref;
+  ref.where = text.At(syntax.offset);
+  if (std::find(sink_names_.begin(), sink_names_.end(), ref.sink) == sink_names_.end()) {
+    Error(ref.where, Unknown("sink", ref.sink, sink_names_));
+    return;
+  }
+  const PluginConfig* sink = config().FindSink(ref.sink);
+  const SinkPlugin* plugin = sink ? registry_.FindSink(sink->type) : nullptr;
+  if (plugin == nullptr) return;  // the sink's own entry is already reported
+  for (const SinkOptionSyntax& option : syntax.options) {
+    const OptionSpec* spec = FindOption(plugin->options, option.key);
+    if (spec == nullptr) {
+      Error(text.At(option.key_offset), Unknown("option", option.key, SpecNames(plugin->options),
+                                                " for sink type " + Quote(sink->type)));
+    } else if (Status status = ValidateOption(*spec, option.value); !status.ok()) {
+      Error(text.At(option.value_offset), status.message());
+    }
+  }
+  for (const OptionSpec& spec : plugin->options) {
+    if (!spec.required || sink->options.count(spec.name) || ref.options.count(spec.name)) continue;
+    Error(ref.where, "sink " + Quote(ref.sink) + " (type " + sink->type + ") needs option " +
+                         Quote(spec.name) + ": set it on the sink or in " + "the pipe (" +
+                         ref.sink + " " + spec.name + "=...)");
+  }
+  pipeline->sinks.push_back(std::move(ref));
+}
+
+void Loader::LoadSourceOptions(const Entry& e, PipelineConfig* pipeline) {
+  if (!ExpectMap(e, "'source_options'", "a mapping of source options such as { slot: my_slot }"))
+    return;
+  const PluginConfig* source = config().FindSource(pipeline->source);
+  const SourcePlugin* plugin = source ? registry_.FindSource(source->type) : nullptr;
+  if (plugin == nullptr) return;  // unknown source: already reported
+  pipeline->source_options = LoadOptions(Entries(e.value, "option"), plugin->options,
+                                         {"option", " for source type " + Quote(source->type)});
+}
+
+}  // namespace
+
+LoadResult LoadConfigString(const std::string& text, const std::string& file_name,
+                            const Registry& registry, const EnvLookup& env) {
+  return Loader(text, file_name, registry, env).Run();
+}
+
+LoadResult LoadConfigFile(const std::string& path, const Registry& registry, const EnvLookup& env) {
+  std::error_code ec;
+  std::string problem;
+  if (std::filesystem::is_directory(path, ec)) problem = "is a directory";
+  std::ifstream in(path, std::ios::binary);
+  if (problem.empty() && !in) problem = std::strerror(errno);
+  std::string text;
+  if (problem.empty()) {
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (in.bad()) problem = "read failed";
+  }
+  if (problem.empty()) return LoadConfigString(text, path, registry, env);
+  LoadResult result;
+  result.config.file = path;
+  result.errors.push_back({{path, 0, 0}, "cannot read config file: " + problem});
+  return result;
+}
+
+}  // namespace sluice
