@@ -20,7 +20,7 @@ TEST_CASE("PostgresRestart: server restarted mid-stream under writes, no loss", 
   REQUIRE(WaitFor([&] { return LogHas(dir, "streaming from slot"); }, std::chrono::seconds(60)));
 
   std::atomic<bool> stop{false};
-  std::thread writer(WriteLoad, db.name(), std::ref(stop), 3000, 7);
+  std::thread writer(WriteLoad, db.name(), std::ref(stop), 3000, 7, 3000);
   REQUIRE(WaitFor([&] { return ApplyJsonLines(dir.File("out.jsonl")).lines > 2300; },
                   std::chrono::seconds(60)));
   REQUIRE(std::system((pg_ctl + " restart -m fast -w > /dev/null").c_str()) == 0);

@@ -9,6 +9,7 @@
 
 #include "support/applied_state.h"
 #include "support/es_target.h"
+#include "support/stdout_pipeline.h"
 #include "support/test_env.h"
 
 namespace sluice::test {
@@ -78,43 +79,6 @@ void RequireConverged(TestDb& db, EsTarget& es, const std::string& index, const 
   REQUIRE(ok);
 }
 
-void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed) {
-  PGconn* c = PQconnectdb(TestDb::ServerDsn(dbname).c_str());
-  std::mt19937 rng(seed);
-  int next_id = 1000000 + seed * 100000;
-  for (int i = 0; i < max_txns && !stop; ++i) {
-    int id = 1 + static_cast<int>(rng() % 10000);
-    std::string sql;
-    switch (rng() % 5) {
-      case 0:
-        sql = "INSERT INTO items VALUES (" + std::to_string(++next_id) + ", 'new', 1, 2.5)";
-        break;
-      case 1:
-        sql = "DELETE FROM items WHERE id = " + std::to_string(id);
-        break;
-      case 2:
-        // Several changes of the same rows in one transaction: the sink collapses them.
-        sql = "BEGIN; UPDATE items SET qty = qty + 1 WHERE id BETWEEN " + std::to_string(id) +
-              " AND " + std::to_string(id + 30) +
-              "; UPDATE items SET name = 'twice' WHERE id = " + std::to_string(id) +
-              "; INSERT INTO items VALUES (" + std::to_string(++next_id) +
-              ", 'txn', 7, 0.001); COMMIT";
-        break;
-      default:
-        sql = "UPDATE items SET name = 'upd " + std::to_string(i) +
-              "', price = price + 0.5 WHERE id = " + std::to_string(id);
-    }
-    PQclear(PQexec(c, sql.c_str()));
-  }
-  PQfinish(c);
-}
-
-void CreateItems(TestDb& db, int rows) {
-  db.Exec("CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int, price numeric(14,3))");
-  db.Exec("INSERT INTO items SELECT g, 'item ' || g, g % 100, g * 1.125 FROM generate_series(1, " +
-          std::to_string(rows) + ") g");
-}
-
 }  // namespace
 
 TEST_CASE("PostgresElasticsearch: 10,000-row snapshot under concurrent writes, then streaming",
@@ -127,13 +91,13 @@ TEST_CASE("PostgresElasticsearch: 10,000-row snapshot under concurrent writes, t
   WriteFile(dir.File("sluice.yaml"),
             Config(dir, db.Dsn(), es.url(), index, "", "  items: src.public.items | search\n"));
   std::atomic<bool> stop{false};
-  std::thread writer(WriteLoad, db.name(), std::ref(stop), 800, 1);
+  std::thread writer(WriteLoad, db.name(), std::ref(stop), 800, 1, 10000);
   auto sluice = Start(dir);
   writer.join();
   RequireConverged(db, es, index, dir);
   // More changes after the snapshot is done, with a burst of 429s from the cluster.
   if (es.server()) es.server()->FailNextItems(5, 429);
-  std::thread more(WriteLoad, db.name(), std::ref(stop), 300, 2);
+  std::thread more(WriteLoad, db.name(), std::ref(stop), 300, 2, 10000);
   more.join();
   db.Exec("DELETE FROM items WHERE id % 97 = 0");
   RequireConverged(db, es, index, dir);
@@ -168,7 +132,7 @@ TEST_CASE("PostgresElasticsearch: a 429/503 storm ends equal, with no duplicates
   db.Exec("UPDATE items SET qty = qty + 1000");
   es.server()->FailNextRequests(3, 503);
   std::atomic<bool> stop{false};
-  WriteLoad(db.name(), stop, 200, 3);
+  WriteLoad(db.name(), stop, 200, 3, 10000);
   RequireConverged(db, es, index, dir);
   CHECK(ReadFile(dir.File("stderr.log")).find("retrying") != std::string::npos);
   sluice->Signal(SIGTERM);

@@ -33,7 +33,7 @@ TEST_CASE("PostgresStdout: snapshot under concurrent writes, then streaming, equ
   WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
 
   std::atomic<bool> stop{false};
-  std::thread writer(WriteLoad, db.name(), std::ref(stop), 600, 1);
+  std::thread writer(WriteLoad, db.name(), std::ref(stop), 600, 1, 3000);
   auto sluice = StartSluice(dir);
   writer.join();
   RequireConverged(db, dir);
@@ -133,7 +133,7 @@ TEST_CASE("PostgresStdout: kill -9 mid-stream, restart, and the result still equ
   TempDir dir("kill9");
   WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
   std::atomic<bool> stop{false};
-  std::thread writer(WriteLoad, db.name(), std::ref(stop), 6000, 2);
+  std::thread writer(WriteLoad, db.name(), std::ref(stop), 6000, 2, 3000);
   std::string state_file = dir.File("state/pipelines/items/postgres.json");
   for (int round = 0; round < 3; ++round) {
     auto sluice = StartSluice(dir);

@@ -17,6 +17,7 @@
 
 #include "sinks/redis/redis_client.h"
 #include "support/applied_state.h"
+#include "support/stdout_pipeline.h"
 #include "support/test_env.h"
 
 namespace sluice::test {
@@ -73,10 +74,6 @@ std::unique_ptr<SluiceProcess> Start(const TempDir& dir) {
       dir.File("stderr.log"));
 }
 
-bool LogHas(const TempDir& dir, const std::string& text) {
-  return ReadFile(dir.File("stderr.log")).find(text) != std::string::npos;
-}
-
 // The table as the cache should hold it: "items:<id>" -> column -> text.
 Rows TableRows(TestDb& db, const std::string& table, const std::vector<std::string>& cols) {
   std::string sql = "SELECT ";
@@ -128,45 +125,6 @@ Rows RedisRows(const std::string& url, const std::string& prefix, bool hash,
   return out;
 }
 
-const std::vector<std::string> kItemCols = {"id", "name", "qty", "price"};
-
-void CreateItems(TestDb& db, int rows) {
-  db.Exec("CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int, price numeric(14,3))");
-  db.Exec("INSERT INTO items SELECT g, 'item ' || g, g % 100, g * 1.125 FROM generate_series(1, " +
-          std::to_string(rows) + ") g");
-}
-
-// Random inserts, updates (some to NULL), deletes and multi-row transactions.
-void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed) {
-  PGconn* c = PQconnectdb(TestDb::ServerDsn(dbname).c_str());
-  std::mt19937 rng(seed);
-  int next_id = 1000000 + seed * 100000;
-  for (int i = 0; i < max_txns && !stop; ++i) {
-    std::string id = std::to_string(1 + static_cast<int>(rng() % 10000));
-    std::string sql;
-    switch (rng() % 6) {
-      case 0:
-        sql = "INSERT INTO items VALUES (" + std::to_string(++next_id) + ", 'new', 1, 2.5)";
-        break;
-      case 1:
-        sql = "DELETE FROM items WHERE id = " + id;
-        break;
-      case 2:
-        sql = "BEGIN; UPDATE items SET qty = qty + 1 WHERE id BETWEEN " + id + " AND " + id +
-              " + 50; INSERT INTO items VALUES (" + std::to_string(++next_id) +
-              ", 'txn', 7, 0.001); COMMIT";
-        break;
-      case 3:
-        sql = "UPDATE items SET name = NULL WHERE id = " + id;
-        break;
-      default:
-        sql = "UPDATE items SET name = 'upd " + std::to_string(i) +
-              "', price = price + 0.5 WHERE id = " + id;
-    }
-    PQclear(PQexec(c, sql.c_str()));
-  }
-  PQfinish(c);
-}
 
 void RequireConverged(TestDb& db, const TempDir& dir, const std::string& url, bool hash,
                       seconds timeout = seconds(120)) {
@@ -249,7 +207,7 @@ TEST_CASE("PostgresRedis: 10,000-row snapshot then stream under writes equals th
       Config(dir, db.Dsn(), url, std::string("    format: ") + (hash ? "hash" : "json") + "\n",
              "  items: src.public.items | cache\n"));
   std::atomic<bool> stop{false};
-  std::thread writer(WriteLoad, db.name(), std::ref(stop), 1500, hash ? 3 : 4);
+  std::thread writer(WriteLoad, db.name(), std::ref(stop), 1500, hash ? 3 : 4, 10000);
   auto sluice = Start(dir);
   writer.join();
   RequireConverged(db, dir, url, hash);
@@ -268,7 +226,7 @@ TEST_CASE("PostgresRedis: Redis killed mid-stream and restarted, then the cache 
   WriteFile(dir.File("sluice.yaml"),
             Config(dir, db.Dsn(), url, "", "  items: src.public.items | cache\n"));
   std::atomic<bool> stop{false};
-  std::thread writer(WriteLoad, db.name(), std::ref(stop), 1000000, 5);
+  std::thread writer(WriteLoad, db.name(), std::ref(stop), 1000000, 5, 10000);
   auto sluice = Start(dir);
   REQUIRE(WaitFor([&] { return LogHas(dir, "streaming from slot"); }, seconds(60)));
   REQUIRE(WaitFor([&] { return RedisRows(url, "items:", false, kItemCols).size() >= 2900; },

@@ -39,7 +39,8 @@ void CreateItems(TestDb& db, int rows) {
           std::to_string(rows) + ") g");
 }
 
-void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed) {
+void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed,
+               int key_range) {
   PGconn* c = PQconnectdb(TestDb::ServerDsn(dbname).c_str());
   std::mt19937 rng(seed);
   int next_id = 1000000 + seed * 100000;
@@ -49,23 +50,28 @@ void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns,
       std::this_thread::sleep_for(std::chrono::milliseconds(50));  // pacing while the server is down
       continue;
     }
-    int id = 1 + static_cast<int>(rng() % 3000);
+    std::string id = std::to_string(1 + static_cast<int>(rng() % static_cast<unsigned>(key_range)));
     std::string sql;
-    switch (rng() % 5) {
+    switch (rng() % 6) {
       case 0:
         sql = "INSERT INTO items VALUES (" + std::to_string(++next_id) + ", 'new', 1, 2.5)";
         break;
       case 1:
-        sql = "DELETE FROM items WHERE id = " + std::to_string(id);
+        sql = "DELETE FROM items WHERE id = " + id;
         break;
       case 2:
-        sql = "BEGIN; UPDATE items SET qty = qty + 1 WHERE id BETWEEN " + std::to_string(id) +
-              " AND " + std::to_string(id + 50) + "; INSERT INTO items VALUES (" +
-              std::to_string(++next_id) + ", 'txn', 7, 0.001); COMMIT";
+        // Several changes of the same rows in one transaction.
+        sql = "BEGIN; UPDATE items SET qty = qty + 1 WHERE id BETWEEN " + id + " AND " + id +
+              " + 50; UPDATE items SET name = 'twice' WHERE id = " + id +
+              "; INSERT INTO items VALUES (" + std::to_string(++next_id) +
+              ", 'txn', 7, 0.001); COMMIT";
+        break;
+      case 3:
+        sql = "UPDATE items SET name = NULL WHERE id = " + id;
         break;
       default:
         sql = "UPDATE items SET name = 'upd " + std::to_string(i) +
-              "', price = price + 0.5 WHERE id = " + std::to_string(id);
+              "', price = price + 0.5 WHERE id = " + id;
     }
     PQclear(PQexec(c, sql.c_str()));
   }

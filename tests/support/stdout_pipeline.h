@@ -1,5 +1,6 @@
-// Helpers for end-to-end tests of `postgres | stdout`: a config in a temp dir, the sluice
-// process, a write load on an `items` table, and "does the sink equal the table".
+// Helpers for end-to-end tests: an `items` table and a write load on it (shared by every
+// sink's tests), and for `postgres | stdout` a config, the sluice process, and "does the
+// sink equal the table".
 #pragma once
 
 #include <atomic>
@@ -26,9 +27,10 @@ bool LogHas(const TempDir& dir, const std::string& text);
 void CreateItems(TestDb& db, int rows);
 extern const std::vector<std::string> kItemCols;
 
-// Random inserts, updates, deletes and a few multi-row transactions on `items` until
-// `stop` or `max_txns`; survives a server restart (reconnects and goes on).
-void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed);
+// Random inserts, updates (some to NULL), deletes and multi-row transactions on `items`
+// rows 1..key_range until `stop` or `max_txns`; survives a server restart (reconnects).
+void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed,
+               int key_range = 3000);
 
 // The applied stdout lines equal `items` now.
 bool Converged(TestDb& db, const TempDir& dir);
