@@ -1,17 +1,15 @@
 // sluice: command line entry point. Parses the command, loads the config, and runs or checks
 // it. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 #include <signal.h>
-
-#include <csignal>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "core/registry.h"
 #include "runtime/builtin_plugins.h"
@@ -92,8 +90,8 @@ void PrintOptions(const std::vector<OptionSpec>& options) {
   for (const auto& o : options) {
     std::cout << "    " << o.name << " (" << OptionTypeName(o.type)
               << (o.required ? ", required" : "")
-              << (o.default_value.empty() ? "" : ", default " + o.default_value) << "): "
-              << o.description << "\n";
+              << (o.default_value.empty() ? "" : ", default " + o.default_value)
+              << "): " << o.description << "\n";
   }
 }
 

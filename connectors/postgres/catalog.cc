@@ -81,7 +81,8 @@ Status LoadColumns(PgConn& conn, TableInfo* t) {
 
 }  // namespace
 
-Result<std::vector<TableInfo>> ResolveTables(PgConn& conn, const std::vector<TableSelector>& selectors) {
+Result<std::vector<TableInfo>> ResolveTables(PgConn& conn,
+                                             const std::vector<TableSelector>& selectors) {
   std::vector<TableInfo> out;
   std::set<uint32_t> seen;
   for (const TableSelector& sel : selectors) {
@@ -215,7 +216,8 @@ Status CheckPublication(PgConn& conn, const std::string& publication, bool manag
   auto missing = MissingFromPublication(conn, publication, tables);
   if (!missing.ok()) return missing.status();
   if (managed) return Status::Ok();
-  if (!missing->has_value()) return Status::NotFound("publication " + publication + " does not exist");
+  if (!missing->has_value())
+    return Status::NotFound("publication " + publication + " does not exist");
   if (!(*missing)->empty()) {
     return Status::InvalidArgument("publication " + publication + " does not publish " +
                                    (*missing)->front()->Qualified());

@@ -34,7 +34,8 @@ Status CheckServer(PgConn& conn);
 
 // The tables the selectors name, in a stable order. Each must exist, be a regular or
 // partitioned table, and have a key sinks can address rows by.
-Result<std::vector<TableInfo>> ResolveTables(PgConn& conn, const std::vector<TableSelector>& selectors);
+Result<std::vector<TableInfo>> ResolveTables(PgConn& conn,
+                                             const std::vector<TableSelector>& selectors);
 
 // How to read a type whose OID is database-specific: a domain reads as its base type, an
 // array of a user-defined type (enum[], citext[], a domain's array) as a JSON array of

@@ -91,60 +91,59 @@ void ChangeBuilder::Append(Change&& c, Batch* batch) {
 Result<ChangeBuilder::Effect> ChangeBuilder::Apply(const PgoutputMessage& message, Batch* batch) {
   Effect effect;
   Status status;
-  std::visit(
-      Overloaded{
-          [&](const BeginMsg& m) {
-            in_txn_ = true;
-            commit_lsn_ = m.final_lsn;
-            commit_time_us_ = m.commit_time_us;
-            xid_ = m.xid;
-            seq_ = 0;
-          },
-          [&](const CommitMsg& m) {
-            in_txn_ = false;
-            effect.commit = true;
-            effect.commit_end = m.end_lsn;
-          },
-          [&](const RelationMsg& m) { status = OnRelation(m); },
-          [&](const InsertMsg& m) {
-            auto rel = Find(m.relation_oid);
-            if (!rel.ok()) return void(status = rel.status());
-            Change c = NewChange(Op::kInsert, **rel);
-            c.after = ToRow(**rel, m.new_tuple);
-            c.key = KeyOf(**rel, m.new_tuple);
-            Append(std::move(c), batch);
-          },
-          [&](const UpdateMsg& m) {
-            auto rel = Find(m.relation_oid);
-            if (!rel.ok()) return void(status = rel.status());
-            Change c = NewChange(Op::kUpdate, **rel);
-            c.after = ToRow(**rel, m.new_tuple);
-            c.key = KeyOf(**rel, m.new_tuple);
-            if (m.old_kind == 'O') c.before = ToRow(**rel, m.old_tuple);
-            if (m.old_kind == 'K' || m.old_kind == 'O') {
-              Row old_key = KeyOf(**rel, m.old_tuple);
-              if (old_key != c.key) c.old_key = std::move(old_key);
-            }
-            Append(std::move(c), batch);
-          },
-          [&](const DeleteMsg& m) {
-            auto rel = Find(m.relation_oid);
-            if (!rel.ok()) return void(status = rel.status());
-            Change c = NewChange(Op::kDelete, **rel);
-            c.key = KeyOf(**rel, m.old_tuple);
-            if (m.old_kind == 'O') c.before = ToRow(**rel, m.old_tuple);
-            Append(std::move(c), batch);
-          },
-          [&](const TruncateMsg& m) {
-            for (uint32_t oid : m.relation_oids) {
-              auto rel = Find(oid);
-              if (!rel.ok()) return void(status = rel.status());
-              Append(NewChange(Op::kTruncate, **rel), batch);
-            }
-          },
-          [&](const auto&) {},  // Origin, Type, logical decoding messages: nothing to apply
-      },
-      message);
+  std::visit(Overloaded{
+                 [&](const BeginMsg& m) {
+                   in_txn_ = true;
+                   commit_lsn_ = m.final_lsn;
+                   commit_time_us_ = m.commit_time_us;
+                   xid_ = m.xid;
+                   seq_ = 0;
+                 },
+                 [&](const CommitMsg& m) {
+                   in_txn_ = false;
+                   effect.commit = true;
+                   effect.commit_end = m.end_lsn;
+                 },
+                 [&](const RelationMsg& m) { status = OnRelation(m); },
+                 [&](const InsertMsg& m) {
+                   auto rel = Find(m.relation_oid);
+                   if (!rel.ok()) return void(status = rel.status());
+                   Change c = NewChange(Op::kInsert, **rel);
+                   c.after = ToRow(**rel, m.new_tuple);
+                   c.key = KeyOf(**rel, m.new_tuple);
+                   Append(std::move(c), batch);
+                 },
+                 [&](const UpdateMsg& m) {
+                   auto rel = Find(m.relation_oid);
+                   if (!rel.ok()) return void(status = rel.status());
+                   Change c = NewChange(Op::kUpdate, **rel);
+                   c.after = ToRow(**rel, m.new_tuple);
+                   c.key = KeyOf(**rel, m.new_tuple);
+                   if (m.old_kind == 'O') c.before = ToRow(**rel, m.old_tuple);
+                   if (m.old_kind == 'K' || m.old_kind == 'O') {
+                     Row old_key = KeyOf(**rel, m.old_tuple);
+                     if (old_key != c.key) c.old_key = std::move(old_key);
+                   }
+                   Append(std::move(c), batch);
+                 },
+                 [&](const DeleteMsg& m) {
+                   auto rel = Find(m.relation_oid);
+                   if (!rel.ok()) return void(status = rel.status());
+                   Change c = NewChange(Op::kDelete, **rel);
+                   c.key = KeyOf(**rel, m.old_tuple);
+                   if (m.old_kind == 'O') c.before = ToRow(**rel, m.old_tuple);
+                   Append(std::move(c), batch);
+                 },
+                 [&](const TruncateMsg& m) {
+                   for (uint32_t oid : m.relation_oids) {
+                     auto rel = Find(oid);
+                     if (!rel.ok()) return void(status = rel.status());
+                     Append(NewChange(Op::kTruncate, **rel), batch);
+                   }
+                 },
+                 [&](const auto&) {},  // Origin, Type, logical decoding messages: nothing to apply
+             },
+             message);
   if (!status.ok()) return status;
   return effect;
 }

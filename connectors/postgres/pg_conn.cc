@@ -44,10 +44,10 @@ Status ToStatus(PGconn* conn, const PGresult* result, std::string_view what) {
 }
 
 Result<PgConn> PgConn::Connect(const std::string& dsn, bool replication) {
-  const char* keys[] = {"dbname", "options", "replication", "application_name", "connect_timeout",
-                        nullptr};
-  const char* values[] = {dsn.c_str(), kSessionOptions, replication ? "database" : nullptr,
-                          "sluice", "10", nullptr};
+  const char* keys[] = {"dbname",           "options",         "replication",
+                        "application_name", "connect_timeout", nullptr};
+  const char* values[] = {
+      dsn.c_str(), kSessionOptions, replication ? "database" : nullptr, "sluice", "10", nullptr};
   if (!replication) {
     keys[2] = "application_name";
     values[2] = "sluice";
@@ -67,7 +67,8 @@ Result<PgConn> PgConn::Connect(const std::string& dsn, bool replication) {
                 msg.find("no pg_hba.conf entry") != std::string::npos ||
                 (msg.find("database \"") != std::string::npos &&
                  msg.find("does not exist") != std::string::npos) ||
-                (msg.find("role \"") != std::string::npos && msg.find("does not exist") != std::string::npos);
+                (msg.find("role \"") != std::string::npos &&
+                 msg.find("does not exist") != std::string::npos);
     if (msg.find("replication connection") != std::string::npos ||
         msg.find("must have replication") != std::string::npos ||
         msg.find("permission denied to start WAL sender") != std::string::npos) {

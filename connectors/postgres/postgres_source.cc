@@ -99,9 +99,9 @@ Result<SourceState> LoadState(StateStore* store, const std::string& slot) {
   try {
     auto j = nlohmann::json::parse(**text);
     if (j.value("slot", "") != slot) {
-      return Status::InvalidArgument("state file " + store->PathOf(kStateFile) + " belongs to slot '" +
-                                     j.value("slot", "") + "', not '" + slot +
-                                     "': remove it to start this pipeline over");
+      return Status::InvalidArgument("state file " + store->PathOf(kStateFile) +
+                                     " belongs to slot '" + j.value("slot", "") + "', not '" +
+                                     slot + "': remove it to start this pipeline over");
     }
     st.slot_created = j.value("slot_created", false);
     st.snapshot_lsn = j.value("snapshot_lsn", "");
@@ -121,7 +121,8 @@ Status PostgresSource::Check() {
   SLUICE_RETURN_IF_ERROR(CheckServer(*meta));
   auto tables = ResolveTables(*meta, ctx_.tables);
   if (!tables.ok()) return tables.status();
-  SLUICE_RETURN_IF_ERROR(CheckPublication(*meta, options_.publication, options_.managed_publication, *tables));
+  SLUICE_RETURN_IF_ERROR(
+      CheckPublication(*meta, options_.publication, options_.managed_publication, *tables));
   auto repl = PgConn::Connect(options_.dsn, true);
   if (!repl.ok()) return repl.status();
   SLUICE_RETURN_IF_ERROR(ResolveSlotName(*meta));
@@ -132,7 +133,8 @@ Status PostgresSource::Check() {
                                    slot->database + ", not " + database_);
   }
   if (slot->exists && slot->wal_status == "lost") {
-    return Status::DataLoss("replication slot " + options_.slot + " is invalidated (wal_status lost)");
+    return Status::DataLoss("replication slot " + options_.slot +
+                            " is invalidated (wal_status lost)");
   }
   return Status::Ok();
 }
@@ -183,7 +185,8 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
   auto types = LoadTypeOverrides(*meta);
   if (!types.ok()) return types.status();
   types_ = std::move(types).value();
-  SLUICE_RETURN_IF_ERROR(EnsurePublication(*meta, options_.publication, options_.managed_publication, tables_));
+  SLUICE_RETURN_IF_ERROR(
+      EnsurePublication(*meta, options_.publication, options_.managed_publication, tables_));
   auto repl = PgConn::Connect(options_.dsn, true);
   if (!repl.ok()) return repl.status();
   SLUICE_RETURN_IF_ERROR(ResolveSlotName(*meta));
@@ -306,8 +309,8 @@ Status PostgresSource::Snapshot(PgConn& conn, Lsn tag, BatchEmitter& out,
     spdlog::info("pipeline {}: snapshot of {} started (about {} rows) at {}", ctx_.pipeline,
                  t->Qualified(), t->estimated_rows, tag.ToString());
     int64_t rows = 0;
-    SLUICE_RETURN_IF_ERROR(
-        CopyTable(conn, *t, types_, ctx_.source, tag, Checkpoint{Lsn(), token}, limits, emit, &rows));
+    SLUICE_RETURN_IF_ERROR(CopyTable(conn, *t, types_, ctx_.source, tag, Checkpoint{Lsn(), token},
+                                     limits, emit, &rows));
     spdlog::info("pipeline {}: snapshot of {} read, {} rows", ctx_.pipeline, t->Qualified(), rows);
   }
   auto commit = conn.Exec("COMMIT");

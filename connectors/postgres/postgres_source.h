@@ -20,17 +20,17 @@ namespace sluice::pg {
 
 struct PostgresOptions {
   std::string dsn;
-  std::string slot;         // default sluice_<database>_<pipeline>
-  std::string publication;  // default sluice_<pipeline>
+  std::string slot;                 // default sluice_<database>_<pipeline>
+  std::string publication;          // default sluice_<pipeline>
   bool managed_publication = true;  // false when the user named their own publication
   std::chrono::milliseconds status_interval{10000};
 };
 
 // What survives a restart, in `<state_dir>/pipelines/<name>/postgres.json`.
 struct SourceState {
-  bool slot_created = false;             // once true, a missing slot means lost changes
-  std::string snapshot_lsn;              // the slot's consistent point, for people reading it
-  std::set<std::string> tables_done;     // tables whose snapshot is durable in every sink
+  bool slot_created = false;          // once true, a missing slot means lost changes
+  std::string snapshot_lsn;           // the slot's consistent point, for people reading it
+  std::set<std::string> tables_done;  // tables whose snapshot is durable in every sink
 };
 
 // Run() and Shutdown() on the pipeline's source thread; Confirm() from sink threads.
@@ -59,25 +59,25 @@ class PostgresSource : public Source {
 
   SourceContext ctx_;
   PostgresOptions options_;
-  std::vector<TableInfo> tables_;  // source thread
-  std::string database_;           // source thread, once connected
-  TypeOverrides types_;            // source thread: domains and user-type arrays
-  bool state_loaded_ = false;      // source thread
+  std::vector<TableInfo> tables_;              // source thread
+  std::string database_;                       // source thread, once connected
+  TypeOverrides types_;                        // source thread: domains and user-type arrays
+  bool state_loaded_ = false;                  // source thread
   std::unique_ptr<ReplicationStream> stream_;  // source thread
 
   // Highest commit end LSN durable in every sink: what we send as flush_lsn. Never ahead of
   // the sinks, or a crash could lose changes we still need.
   std::atomic<uint64_t> confirmed_{0};
-  Lsn received_;           // source thread: highest WAL end seen
+  Lsn received_;             // source thread: highest WAL end seen
   Lsn last_emitted_commit_;  // source thread: end LSN of the newest commit handed on
-  Lsn idle_flush_;          // source thread: keepalive position confirmed while nothing was in flight
-  uint64_t emitted_token_ = 0;             // source thread: newest snapshot token handed on
+  Lsn idle_flush_;  // source thread: keepalive position confirmed while nothing was in flight
+  uint64_t emitted_token_ = 0;  // source thread: newest snapshot token handed on
   std::atomic<uint64_t> confirmed_token_{0};
   std::chrono::steady_clock::time_point last_status_;
 
   std::mutex state_mu_;
-  SourceState state_;                          // guarded by state_mu_
-  std::vector<std::string> snapshot_order_;    // token k = first k entries done; guarded
+  SourceState state_;                        // guarded by state_mu_
+  std::vector<std::string> snapshot_order_;  // token k = first k entries done; guarded
 };
 
 void RegisterPostgresSource(Registry& registry);

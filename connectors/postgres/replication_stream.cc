@@ -37,11 +37,11 @@ ReplicationStream::~ReplicationStream() {
   if (buffer_) PQfreemem(buffer_);
 }
 
-Status ReplicationStream::Start(const std::string& slot, const std::string& publication,
-                                Lsn start, int proto_version) {
-  std::string sql = "START_REPLICATION SLOT " + conn_.Ident(slot) + " LOGICAL " +
-                    start.ToString() + " (proto_version '" + std::to_string(proto_version) +
-                    "', publication_names " + conn_.Literal(conn_.Ident(publication)) + ")";
+Status ReplicationStream::Start(const std::string& slot, const std::string& publication, Lsn start,
+                                int proto_version) {
+  std::string sql = "START_REPLICATION SLOT " + conn_.Ident(slot) + " LOGICAL " + start.ToString() +
+                    " (proto_version '" + std::to_string(proto_version) + "', publication_names " +
+                    conn_.Literal(conn_.Ident(publication)) + ")";
   ResultPtr r(PQexec(conn_.get(), sql.c_str()));
   if (!r || PQresultStatus(r.get()) != PGRES_COPY_BOTH) {
     return ToStatus(conn_.get(), r.get(), "START_REPLICATION of slot " + slot);

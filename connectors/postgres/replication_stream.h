@@ -17,8 +17,8 @@ namespace sluice::pg {
 // 'k' primary keepalive.
 struct StreamMessage {
   char type = 0;
-  Lsn wal_start;           // 'w': where the data starts
-  Lsn wal_end;             // current end of WAL on the server (sent position for logical)
+  Lsn wal_start;                 // 'w': where the data starts
+  Lsn wal_end;                   // current end of WAL on the server (sent position for logical)
   bool reply_requested = false;  // 'k': the server wants a status update now
   std::string_view payload;      // 'w': valid until the next Next() call
 };

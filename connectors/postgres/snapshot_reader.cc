@@ -20,8 +20,7 @@ std::string CopySql(PgConn& conn, const TableInfo& t) {
 
 // Builds a read change from one COPY line's fields.
 Change RowChange(const TableInfo& t, const TypeOverrides& types,
-                 const std::shared_ptr<const TableId>& id,
-                 const std::vector<size_t>& key_index,
+                 const std::shared_ptr<const TableId>& id, const std::vector<size_t>& key_index,
                  std::vector<std::optional<std::string>>& fields, Lsn tag) {
   Change c;
   c.op = Op::kRead;
@@ -44,9 +43,8 @@ Change RowChange(const TableInfo& t, const TypeOverrides& types,
 }  // namespace
 
 Status CopyTable(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
-                 const std::string& source_name, Lsn tag,
-                 const Checkpoint& last_checkpoint, const SnapshotLimits& limits,
-                 const EmitFn& emit, int64_t* rows_read) {
+                 const std::string& source_name, Lsn tag, const Checkpoint& last_checkpoint,
+                 const SnapshotLimits& limits, const EmitFn& emit, int64_t* rows_read) {
   auto id = std::make_shared<const TableId>(TableId{source_name, table.schema, table.name});
   std::vector<size_t> key_index;
   for (const auto& k : table.key_columns) {

@@ -25,8 +25,7 @@ using EmitFn = std::function<bool(Batch&&)>;
 // batch of the table (possibly empty) carries `last_checkpoint`, so the caller learns when
 // the whole table is durable. Cancelled when `emit` refuses a batch.
 Status CopyTable(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
-                 const std::string& source_name, Lsn tag,
-                 const Checkpoint& last_checkpoint, const SnapshotLimits& limits,
-                 const EmitFn& emit, int64_t* rows_read);
+                 const std::string& source_name, Lsn tag, const Checkpoint& last_checkpoint,
+                 const SnapshotLimits& limits, const EmitFn& emit, int64_t* rows_read);
 
 }  // namespace sluice::pg

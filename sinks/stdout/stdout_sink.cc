@@ -70,7 +70,8 @@ Status StdoutSink::Flush() {
     done += static_cast<size_t>(n);
   }
   buffer_.clear();
-  if (owns_fd_ && options_.fsync && ::fsync(fd_) != 0) return Errno("cannot fsync " + options_.path);
+  if (owns_fd_ && options_.fsync && ::fsync(fd_) != 0)
+    return Errno("cannot fsync " + options_.path);
   return Status::Ok();
 }
 
@@ -80,7 +81,8 @@ void RegisterStdoutSink(Registry& registry) {
   p.description = "Writes each change as one JSON line to standard output or a file";
   p.options = {
       {"path", OptionType::kString, "", false, "File to append to; standard output when unset"},
-      {"fsync", OptionType::kBool, "true", false, "fsync the file before reporting a batch durable"},
+      {"fsync", OptionType::kBool, "true", false,
+       "fsync the file before reporting a batch durable"},
       {"buffer", OptionType::kBytes, "1MB", false, "Bytes buffered before a write"},
   };
   p.create = [](const SinkContext& ctx) -> Result<std::unique_ptr<Sink>> {

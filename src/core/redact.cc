@@ -34,8 +34,8 @@ size_t ValueEnd(std::string_view text, size_t pos) {
 }  // namespace
 
 std::string Redact(std::string_view text) {
-  static constexpr std::array<std::string_view, 5> kKeys = {"password=", "passwd=", "pwd=",
-                                                            "token=", "secret="};
+  static constexpr std::array<std::string_view, 5> kKeys = {
+      "password=", "passwd=", "pwd=", "token=", "secret="};
   std::string out;
   out.reserve(text.size());
   size_t i = 0;

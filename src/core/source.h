@@ -35,13 +35,13 @@ struct TableSelector {
 };
 
 struct SourceContext {
-  std::string pipeline;                 // pipeline name, unique in the config
-  std::string source;                   // source name from the config ("shop")
-  Options options;                      // validated against the plugin's option table
-  std::vector<TableSelector> tables;    // what the pipeline reads
-  StateStore* state = nullptr;          // this pipeline's state directory; outlives the source
-  size_t batch_max_changes = 1000;      // batches close at this many changes...
-  size_t batch_max_bytes = 1 << 20;     // ...or this many bytes
+  std::string pipeline;               // pipeline name, unique in the config
+  std::string source;                 // source name from the config ("shop")
+  Options options;                    // validated against the plugin's option table
+  std::vector<TableSelector> tables;  // what the pipeline reads
+  StateStore* state = nullptr;        // this pipeline's state directory; outlives the source
+  size_t batch_max_changes = 1000;    // batches close at this many changes...
+  size_t batch_max_bytes = 1 << 20;   // ...or this many bytes
 };
 
 // Owned by its pipeline. Run() is called once, from the pipeline's source thread;

@@ -15,10 +15,12 @@ std::vector<std::string> CheckConnections(const Config& config, const Registry& 
       continue;
     }
     Status s = parts->source->Check();
-    if (!s.ok()) problems.push_back("pipeline " + pc.name + ": source " + pc.source + ": " + s.message());
+    if (!s.ok())
+      problems.push_back("pipeline " + pc.name + ": source " + pc.source + ": " + s.message());
     for (auto& sink : parts->sinks) {
       Status k = sink.sink->Check();
-      if (!k.ok()) problems.push_back("pipeline " + pc.name + ": sink " + sink.name + ": " + k.message());
+      if (!k.ok())
+        problems.push_back("pipeline " + pc.name + ": sink " + sink.name + ": " + k.message());
     }
   }
   return problems;

@@ -70,11 +70,9 @@ int Daemon::Run(const std::atomic<int>& signals, std::chrono::milliseconds shutd
       continue;
     }
     states.push_back(std::move(parts->state));
-    pipelines.push_back(std::make_unique<Pipeline>(pc.name, std::move(parts->source),
-                                                   std::move(parts->sinks),
-                                                   BuildTransforms(pc.transforms),
-                                                   PipelineLimits{config_.queue_max_batches,
-                                                                  config_.queue_max_bytes}));
+    pipelines.push_back(std::make_unique<Pipeline>(
+        pc.name, std::move(parts->source), std::move(parts->sinks), BuildTransforms(pc.transforms),
+        PipelineLimits{config_.queue_max_batches, config_.queue_max_bytes}));
   }
   for (auto& p : pipelines) p->Start();
 

@@ -1,13 +1,12 @@
 #include "runtime/dead_letter_file.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-
-#include <spdlog/spdlog.h>
 
 #include "core/change_json.h"
 #include "core/json_writer.h"
@@ -44,7 +43,9 @@ Status FileDeadLetters::Write(const std::string& pipeline, const std::string& si
   SLUICE_RETURN_IF_ERROR(MakeDirs(dir_));
   std::string path = PathFor(pipeline);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Unavailable("cannot open dead-letter file " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Status::Unavailable("cannot open dead-letter file " + path + ": " +
+                               std::strerror(errno));
   ssize_t n = ::write(fd, line.data(), line.size());
   int rc = (n == static_cast<ssize_t>(line.size())) ? ::fsync(fd) : -1;
   ::close(fd);

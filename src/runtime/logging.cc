@@ -22,7 +22,8 @@ class StderrSink : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     std::string text = Redact(std::string_view(msg.payload.data(), msg.payload.size()));
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(msg.time.time_since_epoch()).count();
+    auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(msg.time.time_since_epoch()).count();
     std::string line;
     auto level = spdlog::level::to_string_view(msg.level);
     if (json_) {
@@ -57,7 +58,8 @@ Status SetupLogging(const std::string& format, const std::string& level) {
   if (lvl == spdlog::level::off && level != "off") {
     return Status::InvalidArgument("unknown log level '" + level + "'");
   }
-  auto logger = std::make_shared<spdlog::logger>("sluice", std::make_shared<StderrSink>(format == "json"));
+  auto logger =
+      std::make_shared<spdlog::logger>("sluice", std::make_shared<StderrSink>(format == "json"));
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);

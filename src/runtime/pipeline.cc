@@ -30,7 +30,9 @@ Pipeline::~Pipeline() {
   }
 }
 
-void Pipeline::Start() { supervisor_ = std::thread([this] { Supervise(); }); }
+void Pipeline::Start() {
+  supervisor_ = std::thread([this] { Supervise(); });
+}
 
 void Pipeline::RequestStop() { stop_ = true; }
 

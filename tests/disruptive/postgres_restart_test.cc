@@ -10,12 +10,14 @@
 
 namespace sluice::test {
 
-TEST_CASE("PostgresRestart: server restarted mid-stream under writes, no loss", "[disruptive][postgres]") {
+TEST_CASE("PostgresRestart: server restarted mid-stream under writes, no loss",
+          "[disruptive][postgres]") {
   std::string pg_ctl = RequireEnv("SLUICE_TEST_PG_CTL");
   TestDb db("it_pg_restart");
   CreateItems(db, 2000);
   TempDir dir("pg-restart");
-  WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
+  WriteFile(dir.File("sluice.yaml"),
+            StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
   auto sluice = StartSluice(dir);
   REQUIRE(WaitFor([&] { return LogHas(dir, "streaming from slot"); }, std::chrono::seconds(60)));
 

@@ -30,7 +30,8 @@ TEST_CASE("PostgresStdout: snapshot under concurrent writes, then streaming, equ
   TestDb db("it_snapshot_stream");
   CreateItems(db, 5000);
   TempDir dir("snapshot-stream");
-  WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
+  WriteFile(dir.File("sluice.yaml"),
+            StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
 
   std::atomic<bool> stop{false};
   std::thread writer(WriteLoad, db.name(), std::ref(stop), 600, 1, 3000);
@@ -106,7 +107,8 @@ TEST_CASE("PostgresStdout: a restart resumes without loss and without repeating 
   TestDb db("it_restart");
   CreateItems(db, 1000);
   TempDir dir("restart");
-  WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
+  WriteFile(dir.File("sluice.yaml"),
+            StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
   {
     auto sluice = StartSluice(dir);
     RequireConverged(db, dir);
@@ -131,15 +133,17 @@ TEST_CASE("PostgresStdout: kill -9 mid-stream, restart, and the result still equ
   TestDb db("it_kill9");
   CreateItems(db, 2000);
   TempDir dir("kill9");
-  WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
+  WriteFile(dir.File("sluice.yaml"),
+            StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
   std::atomic<bool> stop{false};
   std::thread writer(WriteLoad, db.name(), std::ref(stop), 6000, 2, 3000);
   std::string state_file = dir.File("state/pipelines/items/postgres.json");
   for (int round = 0; round < 3; ++round) {
     auto sluice = StartSluice(dir);
     if (round == 0) {
-      REQUIRE(WaitFor([&] { return ReadFile(state_file).find("public.items") != std::string::npos; },
-                      seconds(60)));
+      REQUIRE(
+          WaitFor([&] { return ReadFile(state_file).find("public.items") != std::string::npos; },
+                  seconds(60)));
     }
     size_t before = CountLines(dir.File("out.jsonl"));
     REQUIRE(WaitFor([&] { return CountLines(dir.File("out.jsonl")) > before + 200; }, seconds(60)));
@@ -169,8 +173,8 @@ TEST_CASE("PostgresStdout: clear errors for a missing table, no key, no privileg
                    const std::string& want_message) {
     WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, dsn, "  p: " + pipe + "\n"));
     std::remove(dir.File("stderr.log").c_str());
-    int code = RunSluice({"check", "--connect", "-c", dir.File("sluice.yaml")}, dir.File("stdout.log"),
-                         dir.File("stderr.log"), seconds(60));
+    int code = RunSluice({"check", "--connect", "-c", dir.File("sluice.yaml")},
+                         dir.File("stdout.log"), dir.File("stderr.log"), seconds(60));
     INFO(ReadFile(dir.File("stderr.log")));
     CHECK(code == want_code);
     CHECK(LogHas(dir, want_message));
@@ -190,14 +194,16 @@ TEST_CASE("PostgresStdout: clear errors for a missing table, no key, no privileg
     std::string dsn = "host=" + RequireEnv("SLUICE_TEST_PG_HOST") +
                       " port=" + RequireEnv("SLUICE_TEST_PG_REPLICA_PORT") +
                       " user=" + RequireEnv("SLUICE_TEST_PG_USER") + " dbname=postgres";
-    check(dsn, "src.public.ok | out", 1, "wal_level is 'replica', logical replication needs wal_level = logical");
+    check(dsn, "src.public.ok | out", 1,
+          "wal_level is 'replica', logical replication needs wal_level = logical");
   }
   SECTION("unreachable server") {
     check("host=127.0.0.1 port=1 dbname=x user=x", "src.public.ok | out", 1,
           "cannot connect to PostgreSQL");
   }
   SECTION("run stops the pipeline with the same message and exit code 1") {
-    WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  p: src.public.nokey | out\n"));
+    WriteFile(dir.File("sluice.yaml"),
+              StdoutConfig(dir, db.Dsn(), "  p: src.public.nokey | out\n"));
     int code = RunSluice({"run", "-c", dir.File("sluice.yaml")}, dir.File("stdout.log"),
                          dir.File("stderr.log"), seconds(60));
     INFO(ReadFile(dir.File("stderr.log")));

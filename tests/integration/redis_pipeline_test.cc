@@ -125,7 +125,6 @@ Rows RedisRows(const std::string& url, const std::string& prefix, bool hash,
   return out;
 }
 
-
 void RequireConverged(TestDb& db, const TempDir& dir, const std::string& url, bool hash,
                       seconds timeout = seconds(120)) {
   bool ok = WaitFor(

@@ -66,7 +66,8 @@ AppliedState ApplyJsonLines(const std::string& path) {
       rows.erase(key);
       continue;
     }
-    std::map<std::string, std::string> row = rows.count(key) ? rows[key] : std::map<std::string, std::string>{};
+    std::map<std::string, std::string> row =
+        rows.count(key) ? rows[key] : std::map<std::string, std::string>{};
     for (auto& [col, v] : c["after"].items()) row[col] = AsText(v);
     rows[key] = row;
   }

@@ -14,7 +14,7 @@ struct AppliedState {
   // "schema.table" -> key (JSON text of the key object) -> row (every value as text).
   std::map<std::string, std::map<std::string, std::map<std::string, std::string>>> tables;
   size_t lines = 0;
-  size_t reads = 0;  // snapshot rows seen
+  size_t reads = 0;                     // snapshot rows seen
   std::vector<nlohmann::json> changes;  // every parsed line, in file order
 };
 

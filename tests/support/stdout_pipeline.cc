@@ -14,13 +14,17 @@ std::string StdoutConfig(const TempDir& dir, const std::string& dsn, const std::
          "sources:\n"
          "  src:\n"
          "    type: postgres\n"
-         "    dsn: \"" + dsn + "\"\n"
+         "    dsn: \"" +
+         dsn +
+         "\"\n"
          "sinks:\n"
          "  out:\n"
          "    type: stdout\n"
-         "    path: " + dir.File("out.jsonl") +
+         "    path: " +
+         dir.File("out.jsonl") +
          "\n"
-         "pipelines:\n" + pipes;
+         "pipelines:\n" +
+         pipes;
 }
 
 std::unique_ptr<SluiceProcess> StartSluice(const TempDir& dir) {
@@ -47,7 +51,8 @@ void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns,
   for (int i = 0; i < max_txns && !stop; ++i) {
     if (PQstatus(c) != CONNECTION_OK) {
       PQreset(c);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // pacing while the server is down
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(50));  // pacing while the server is down
       continue;
     }
     std::string id = std::to_string(1 + static_cast<int>(rng() % static_cast<unsigned>(key_range)));
@@ -101,8 +106,8 @@ void RequireConverged(TestDb& db, const TempDir& dir) {
   if (!ok) {
     auto applied = ApplyJsonLines(dir.File("out.jsonl"));
     auto table = TableAsText(db, "items", kItemCols, {"id"});
-    INFO("applied rows " << applied.tables["public.items"].size() << ", table rows "
-                         << table.size() << ", lines " << applied.lines << "\nstderr:\n"
+    INFO("applied rows " << applied.tables["public.items"].size() << ", table rows " << table.size()
+                         << ", lines " << applied.lines << "\nstderr:\n"
                          << ReadFile(dir.File("stderr.log")));
     CHECK(ok);
   }

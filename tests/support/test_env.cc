@@ -25,7 +25,8 @@ std::string RequireEnv(const char* name) {
 }
 
 std::string TestDb::ServerDsn(const std::string& db) {
-  return "host=" + RequireEnv("SLUICE_TEST_PG_HOST") + " port=" + RequireEnv("SLUICE_TEST_PG_PORT") +
+  return "host=" + RequireEnv("SLUICE_TEST_PG_HOST") +
+         " port=" + RequireEnv("SLUICE_TEST_PG_PORT") +
          " user=" + RequireEnv("SLUICE_TEST_PG_USER") + " dbname=" + db;
 }
 
@@ -38,7 +39,8 @@ PGconn* ConnectOrFail(const std::string& dsn) {
     FAIL("cannot reach the test PostgreSQL (" + dsn + "): " + msg +
          " -- start it with scripts/test, which sets SLUICE_TEST_PG_*");
   }
-  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   return c;
 }
 }  // namespace
@@ -83,7 +85,8 @@ std::string TestDb::Dsn() const { return ServerDsn(name_); }
 std::string TestDb::TryExec(const std::string& sql) {
   PGresult* r = PQexec(conn_, sql.c_str());
   ExecStatusType st = PQresultStatus(r);
-  std::string err = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? "" : PQresultErrorMessage(r);
+  std::string err =
+      (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? "" : PQresultErrorMessage(r);
   PQclear(r);
   if (!err.empty() && PQstatus(conn_) == CONNECTION_BAD) PQreset(conn_);
   return err;

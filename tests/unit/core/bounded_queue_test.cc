@@ -33,7 +33,8 @@ TEST_CASE("BoundedQueue: byte budget, and one oversized item still passes alone"
   CHECK_FALSE(q.Push(x, 1, milliseconds(10)));
 }
 
-TEST_CASE("BoundedQueue: close wakes a blocked producer and drains for consumers", "[unit][queue]") {
+TEST_CASE("BoundedQueue: close wakes a blocked producer and drains for consumers",
+          "[unit][queue]") {
   BoundedQueue<int> q(1, 100);
   int a = 1, b = 2;
   REQUIRE(q.Push(a, 1, milliseconds(0)));

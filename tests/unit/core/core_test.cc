@@ -54,7 +54,7 @@ TEST_CASE("ChangeJson: every field, kinds rendered by meaning", "[unit][core]") 
   CHECK(j["after"]["ratio"] == "NaN");
   CHECK(j["after"]["doc"]["a"] == 1);
   CHECK(j["after"]["name"] == "quote\" tab\t nl\n \x01");
-  CHECK_FALSE(j["after"].contains("body"));  // unchanged TOAST is not null...
+  CHECK_FALSE(j["after"].contains("body"));                  // unchanged TOAST is not null...
   CHECK(j["unchanged"] == nlohmann::json::array({"body"}));  // ...it is listed as unchanged
   CHECK(j["after"]["gone"].is_null());
   CHECK(j["after"]["ok"] == true);
@@ -68,7 +68,8 @@ TEST_CASE("Redact: passwords in conninfo and URLs never reach logs", "[unit][cor
   CHECK(Redact("host=db password=s3cr3t user=u") == "host=db password=*** user=u");
   CHECK(Redact("password='a b' x=1") == "password=*** x=1");
   CHECK(Redact("redis://user:hunter2@cache:6379/0") == "redis://user:***@cache:6379/0");
-  CHECK(Redact("postgres://app:pw@db/shop?sslmode=require") == "postgres://app:***@db/shop?sslmode=require");
+  CHECK(Redact("postgres://app:pw@db/shop?sslmode=require") ==
+        "postgres://app:***@db/shop?sslmode=require");
   CHECK(Redact("https://es:9200/_bulk") == "https://es:9200/_bulk");
   CHECK(Redact("no secrets here") == "no secrets here");
 }
@@ -86,7 +87,8 @@ TEST_CASE("Options: typed values validated, defaults filled", "[unit][core]") {
   OptionSpec num{"n", OptionType::kInt};
   CHECK(ValidateOption(num, "12x").message().find("'12x'") != std::string::npos);
   OptionSpec e{"format", OptionType::kEnum, "json", false, "", {"json", "hash"}};
-  CHECK(ValidateOption(e, "xml").message() == "option 'format' expects one of: json, hash, got 'xml'");
+  CHECK(ValidateOption(e, "xml").message() ==
+        "option 'format' expects one of: json, hash, got 'xml'");
   Options o = WithDefaults({dur, size}, {{"buffer", "64KB"}});
   CHECK(o.Duration("flush") == std::chrono::milliseconds(1000));
   CHECK(o.Bytes("buffer") == 64u * 1024);
