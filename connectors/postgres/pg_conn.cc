@@ -44,21 +44,18 @@ Status ToStatus(PGconn* conn, const PGresult* result, std::string_view what) {
 }
 
 Result<PgConn> PgConn::Connect(const std::string& dsn, bool replication) {
-  const char* keys[] = {"dbname",           "options",         "replication",
-                        "application_name", "connect_timeout", nullptr};
-  const char* values[] = {
-      dsn.c_str(), kSessionOptions, replication ? "database" : nullptr, "sluice", "10", nullptr};
-  if (!replication) {
-    keys[2] = "application_name";
-    values[2] = "sluice";
-    keys[3] = "connect_timeout";
-    values[3] = "10";
-    keys[4] = nullptr;
-    values[4] = nullptr;
+  std::vector<const char*> keys = {"dbname", "options", "application_name", "connect_timeout"};
+  std::vector<const char*> values = {dsn.c_str(), kSessionOptions, "sluice", "10"};
+  if (replication) {
+    keys.push_back("replication");
+    values.push_back("database");
   }
-  // expand_dbname=1: `dsn` may be a conninfo string or a URI; its settings win over ours
-  // except `options`, which we append below when the user gave their own.
-  PGconn* raw = PQconnectdbParams(keys, values, 1);
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  // expand_dbname=1: `dsn` may be a conninfo string or a URI. Keywords after `dbname`
+  // override what it sets, so our `options` (the session settings the type mapping relies
+  // on), application_name and connect_timeout win over the user's.
+  PGconn* raw = PQconnectdbParams(keys.data(), values.data(), 1);
   PgConn conn(raw);
   if (!raw) return Status::Unavailable("out of memory connecting to PostgreSQL");
   if (PQstatus(raw) != CONNECTION_OK) {

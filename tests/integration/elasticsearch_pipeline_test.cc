@@ -24,19 +24,10 @@ const std::vector<std::string> kCols = {"id", "name", "qty", "price"};
 std::string Config(const TempDir& dir, const std::string& dsn, const std::string& es_url,
                    const std::string& index, const std::string& sink_extra,
                    const std::string& pipes) {
-  return "state_dir: " + dir.File("state") +
-         "\n"
-         "sources:\n"
-         "  src:\n"
-         "    type: postgres\n"
-         "    dsn: \"" +
-         dsn +
-         "\"\n"
-         "sinks:\n"
-         "  search:\n"
-         "    type: elasticsearch\n"
-         "    url: " +
-         es_url + "\n    index: " + index + "\n" + sink_extra + "pipelines:\n" + pipes;
+  return SluiceConfig(dir, dsn,
+                      "  search:\n    type: elasticsearch\n    url: " + es_url +
+                          "\n    index: " + index + "\n" + sink_extra,
+                      pipes);
 }
 
 std::unique_ptr<SluiceProcess> Start(const TempDir& dir) {

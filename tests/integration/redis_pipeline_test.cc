@@ -53,19 +53,8 @@ void FlushDb(const std::string& url) {
 
 std::string Config(const TempDir& dir, const std::string& dsn, const std::string& url,
                    const std::string& sink_extra, const std::string& pipes) {
-  return "state_dir: " + dir.File("state") +
-         "\n"
-         "sources:\n"
-         "  src:\n"
-         "    type: postgres\n"
-         "    dsn: \"" +
-         dsn +
-         "\"\n"
-         "sinks:\n"
-         "  cache:\n"
-         "    type: redis\n"
-         "    url: \"" +
-         url + "\"\n" + sink_extra + "pipelines:\n" + pipes;
+  return SluiceConfig(dir, dsn,
+                      "  cache:\n    type: redis\n    url: \"" + url + "\"\n" + sink_extra, pipes);
 }
 
 std::unique_ptr<SluiceProcess> Start(const TempDir& dir) {

@@ -8,23 +8,15 @@ namespace sluice::test {
 
 const std::vector<std::string> kItemCols = {"id", "name", "qty", "price"};
 
+std::string SluiceConfig(const TempDir& dir, const std::string& dsn, const std::string& sinks,
+                         const std::string& pipes) {
+  return "state_dir: " + dir.File("state") + "\nsources:\n  src:\n    type: postgres\n" +
+         "    dsn: \"" + dsn + "\"\nsinks:\n" + sinks + "pipelines:\n" + pipes;
+}
+
 std::string StdoutConfig(const TempDir& dir, const std::string& dsn, const std::string& pipes) {
-  return "state_dir: " + dir.File("state") +
-         "\n"
-         "sources:\n"
-         "  src:\n"
-         "    type: postgres\n"
-         "    dsn: \"" +
-         dsn +
-         "\"\n"
-         "sinks:\n"
-         "  out:\n"
-         "    type: stdout\n"
-         "    path: " +
-         dir.File("out.jsonl") +
-         "\n"
-         "pipelines:\n" +
-         pipes;
+  return SluiceConfig(dir, dsn,
+                      "  out:\n    type: stdout\n    path: " + dir.File("out.jsonl") + "\n", pipes);
 }
 
 std::unique_ptr<SluiceProcess> StartSluice(const TempDir& dir) {

@@ -13,8 +13,12 @@
 
 namespace sluice::test {
 
-// A config with source `src` (postgres, `dsn`) and sink `out` (stdout to DIR/out.jsonl);
-// `pipes` is the YAML body of `pipelines:` (indented two spaces).
+// A config with state in DIR/state, source `src` (postgres, `dsn`), the YAML body of
+// `sinks:` and of `pipelines:` (both indented two spaces).
+std::string SluiceConfig(const TempDir& dir, const std::string& dsn, const std::string& sinks,
+                         const std::string& pipes);
+
+// SluiceConfig with sink `out` (stdout to DIR/out.jsonl).
 std::string StdoutConfig(const TempDir& dir, const std::string& dsn, const std::string& pipes);
 
 // `sluice run -c DIR/sluice.yaml`, stdout to DIR/stdout.log, stderr to DIR/stderr.log.
