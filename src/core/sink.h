@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/change.h"
+#include "core/metrics.h"
 #include "core/options.h"
 #include "core/status.h"
 
@@ -18,6 +19,7 @@ struct SinkContext {
   std::string target;    // what follows the sink name in the pipe ("products"); may be empty
   Options options;       // sink defaults overridden by the pipe's key=value options
   DeadLetters* dead_letters = nullptr;  // outlives the sink
+  MetricScope metrics;                  // labelled {pipeline, sink}
 };
 
 // Owned by its pipeline and used by one sink thread only (no internal locking needed).

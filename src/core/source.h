@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/change.h"
+#include "core/metrics.h"
 #include "core/options.h"
 #include "core/status.h"
 
@@ -42,6 +43,7 @@ struct SourceContext {
   StateStore* state = nullptr;        // this pipeline's state directory; outlives the source
   size_t batch_max_changes = 1000;    // batches close at this many changes...
   size_t batch_max_bytes = 1 << 20;   // ...or this many bytes
+  MetricScope metrics;                // labelled {pipeline}
 };
 
 // Owned by its pipeline. Run() is called once, from the pipeline's source thread;

@@ -17,7 +17,8 @@ std::map<std::string, std::string> Merge(std::map<std::string, std::string> base
 }  // namespace
 
 Result<PipelineParts> BuildPipelineParts(const Config& config, const PipelineConfig& pipeline,
-                                         const Registry& registry, DeadLetters* dead_letters) {
+                                         const Registry& registry, DeadLetters* dead_letters,
+                                         MetricsRegistry* metrics) {
   PipelineParts parts;
   parts.state = std::make_unique<StateStore>(config.state_dir + "/pipelines/" + pipeline.name);
   SLUICE_RETURN_IF_ERROR(parts.state->Open());
@@ -33,6 +34,7 @@ Result<PipelineParts> BuildPipelineParts(const Config& config, const PipelineCon
   sctx.state = parts.state.get();
   sctx.batch_max_changes = config.batch_max_changes;
   sctx.batch_max_bytes = config.batch_max_bytes;
+  if (metrics) sctx.metrics = MetricScope(metrics, {{"pipeline", pipeline.name}});
   auto source = src_plugin->create(sctx);
   if (!source.ok()) return source.status().WithContext("source " + src->name);
   parts.source = std::move(source).value();
@@ -47,6 +49,8 @@ Result<PipelineParts> BuildPipelineParts(const Config& config, const PipelineCon
     kctx.target = ref.target;
     kctx.options = WithDefaults(snk_plugin->options, Merge(snk->options, ref.options));
     kctx.dead_letters = dead_letters;
+    if (metrics)
+      kctx.metrics = MetricScope(metrics, {{"pipeline", pipeline.name}, {"sink", snk->name}});
     auto sink = snk_plugin->create(kctx);
     if (!sink.ok()) return sink.status().WithContext("sink " + snk->name);
     parts.sinks.push_back({snk->name, std::move(sink).value()});

@@ -22,10 +22,11 @@ struct PipelineParts {
   std::vector<NamedSink> sinks;
 };
 
-// Creates the source and sinks of `pipeline` through the registry. `dead_letters` and the
-// returned state store must outlive the parts.
+// Creates the source and sinks of `pipeline` through the registry. `dead_letters`, `metrics`
+// (null: each part keeps private metrics) and the returned state store must outlive the parts.
 Result<PipelineParts> BuildPipelineParts(const Config& config, const PipelineConfig& pipeline,
-                                         const Registry& registry, DeadLetters* dead_letters);
+                                         const Registry& registry, DeadLetters* dead_letters,
+                                         MetricsRegistry* metrics = nullptr);
 
 // Exit codes documented in the README.
 inline constexpr int kExitOk = 0;
