@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,41 @@ struct TableSelector {
   bool operator==(const TableSelector&) const = default;
 };
 
+// Where a source is in its life, for /readyz and /status.
+enum class SourcePhase : uint8_t {
+  kStarting,      // connecting, checking, creating its slot
+  kSnapshot,      // reading the initial snapshot
+  kStreaming,     // following the change stream
+  kReconnecting,  // lost its connection; retrying with backoff
+  kStopped,       // Run() returned
+};
+// "starting", "snapshot", "streaming", "reconnecting", "stopped".
+const char* SourcePhaseName(SourcePhase phase);
+
+// A source's phase and a one-line detail ("table 3 of 5", the last connection error).
+// Shared by the source (writer, its own thread) and the pipeline's observers (any thread).
+class SourceStatus {
+ public:
+  void Set(SourcePhase phase, std::string detail = {}) {
+    std::lock_guard<std::mutex> lock(mu_);
+    phase_ = phase;
+    detail_ = std::move(detail);
+  }
+  SourcePhase phase() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return phase_;
+  }
+  std::string detail() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return detail_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  SourcePhase phase_ = SourcePhase::kStarting;
+  std::string detail_;
+};
+
 struct SourceContext {
   std::string pipeline;               // pipeline name, unique in the config
   std::string source;                 // source name from the config ("shop")
@@ -44,6 +80,8 @@ struct SourceContext {
   size_t batch_max_changes = 1000;    // batches close at this many changes...
   size_t batch_max_bytes = 1 << 20;   // ...or this many bytes
   MetricScope metrics;                // labelled {pipeline}
+  // The source keeps it current; the pipeline's observers read it. Never null.
+  std::shared_ptr<SourceStatus> status = std::make_shared<SourceStatus>();
 };
 
 // Owned by its pipeline. Run() is called once, from the pipeline's source thread;

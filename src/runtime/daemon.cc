@@ -35,6 +35,7 @@ Result<PipelineParts> BuildPipelineParts(const Config& config, const PipelineCon
   sctx.batch_max_changes = config.batch_max_changes;
   sctx.batch_max_bytes = config.batch_max_bytes;
   if (metrics) sctx.metrics = MetricScope(metrics, {{"pipeline", pipeline.name}});
+  parts.source_status = sctx.status;
   auto source = src_plugin->create(sctx);
   if (!source.ok()) return source.status().WithContext("source " + src->name);
   parts.source = std::move(source).value();

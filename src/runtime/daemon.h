@@ -19,6 +19,7 @@ namespace sluice {
 struct PipelineParts {
   std::unique_ptr<StateStore> state;
   std::unique_ptr<Source> source;
+  std::shared_ptr<SourceStatus> source_status;  // the source keeps it current
   std::vector<NamedSink> sinks;
 };
 

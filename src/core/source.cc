@@ -1,0 +1,21 @@
+#include "core/source.h"
+
+namespace sluice {
+
+const char* SourcePhaseName(SourcePhase phase) {
+  switch (phase) {
+    case SourcePhase::kStarting:
+      return "starting";
+    case SourcePhase::kSnapshot:
+      return "snapshot";
+    case SourcePhase::kStreaming:
+      return "streaming";
+    case SourcePhase::kReconnecting:
+      return "reconnecting";
+    case SourcePhase::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+}  // namespace sluice
