@@ -206,7 +206,15 @@ std::vector<MetricSample> MetricsRegistry::Collect() const {
   return out;
 }
 
-MetricScope::MetricScope() : owned_(std::make_shared<MetricsRegistry>()), registry_(owned_.get()) {}
+namespace {
+// Never destroyed: components may update their metrics until the very end of the process.
+MetricsRegistry* Unobserved() {
+  static MetricsRegistry* registry = new MetricsRegistry();
+  return registry;
+}
+}  // namespace
+
+MetricScope::MetricScope() : registry_(Unobserved()) {}
 
 MetricScope::MetricScope(MetricsRegistry* registry, MetricLabels labels)
     : registry_(registry), labels_(std::move(labels)) {}

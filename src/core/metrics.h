@@ -111,8 +111,9 @@ class MetricsRegistry {
 };
 
 // A registry plus labels every metric gets (pipeline, sink, ...): what a source or sink
-// receives in its context. Cheap to copy. A default-constructed scope has a private
-// registry of its own, so components work unchanged in tests that do not look.
+// receives in its context. Cheap to copy. A default-constructed scope points at one
+// process-wide registry that nothing renders, so components built without a registry (unit
+// tests, `sluice check`) work unchanged and their metric references never dangle.
 class MetricScope {
  public:
   MetricScope();
@@ -135,8 +136,7 @@ class MetricScope {
  private:
   MetricLabels Join(const MetricLabels& more) const;
 
-  std::shared_ptr<MetricsRegistry> owned_;  // set only for a default-constructed scope
-  MetricsRegistry* registry_;
+  MetricsRegistry* registry_;  // not owned; outlives every component holding its metrics
   MetricLabels labels_;
 };
 

@@ -1,7 +1,9 @@
 #include "runtime/builtin_plugins.h"
 
+#include "connectors/generate/generate_source.h"
 #include "connectors/postgres/postgres_source.h"
 #include "sinks/elasticsearch/es_sink.h"
+#include "sinks/null/null_sink.h"
 #include "sinks/redis/redis_sink.h"
 #include "sinks/stdout/stdout_sink.h"
 
@@ -9,7 +11,9 @@ namespace sluice {
 
 void RegisterBuiltinPlugins(Registry& registry) {
   pg::RegisterPostgresSource(registry);
+  generate::RegisterGenerateSource(registry);
   RegisterStdoutSink(registry);
+  RegisterNullSink(registry);
   redis::RegisterRedisSink(registry);
   RegisterElasticsearchSink(registry);
 }

@@ -68,11 +68,16 @@ TEST_CASE("metrics: a scope adds its labels and counts across threads") {
   CHECK(samples[0].value == 4000);
 }
 
-TEST_CASE("metrics: a default scope works on a private registry") {
-  MetricScope scope;
-  scope.GetCounter("x_total", "x").Add();
-  MetricScope copy = scope;
-  CHECK(copy.GetCounter("x_total", "x").Value() == 1);
+TEST_CASE("metrics: default scopes share one registry that outlives them") {
+  Counter* counter = nullptr;
+  {
+    MetricScope scope;
+    counter = &scope.GetCounter("metrics_test_default_total", "x");
+  }
+  counter->Add();  // still valid after the scope is gone
+  MetricScope other;
+  CHECK(&other.GetCounter("metrics_test_default_total", "x") == counter);
+  CHECK(counter->Value() >= 1);
 }
 
 }  // namespace
