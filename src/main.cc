@@ -1,5 +1,6 @@
 // sluice: command line entry point. Parses the command, loads the config, and runs or checks
-// it. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+// it. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 stopped without
+// draining (README "Exit codes").
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -8,7 +9,9 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/registry.h"
@@ -16,7 +19,9 @@
 #include "runtime/check.h"
 #include "runtime/config.h"
 #include "runtime/daemon.h"
+#include "runtime/http_server.h"
 #include "runtime/logging.h"
+#include "runtime/status.h"
 #include "runtime/version.h"
 
 namespace sluice {
@@ -38,7 +43,7 @@ void StartSignalThread() {
       int sig = 0;
       if (sigwait(&set, &sig) == 0) {
         int n = ++g_signals;
-        if (n >= 3) std::_Exit(kExitFailure);
+        if (n >= 3) std::_Exit(kExitAborted);
       }
     }
   }).detach();
@@ -67,7 +72,7 @@ int CmdRun(const std::string& path, const Registry& registry) {
   spdlog::info("sluice {} ({}) starting {} pipeline(s) from {}", Version(), Commit(),
                config.pipelines.size(), path);
   Daemon daemon(std::move(config), registry);
-  int code = daemon.Run(g_signals, std::chrono::seconds(30));
+  int code = daemon.Run(g_signals);
   spdlog::info("sluice exiting with code {}", code);
   return code;
 }
@@ -83,6 +88,39 @@ int CmdCheck(const std::string& path, bool connect, const Registry& registry) {
   }
   std::cout << path << ": ok (" << config.pipelines.size() << " pipeline(s)"
             << (connect ? ", every source and sink reachable" : "") << ")\n";
+  return kExitOk;
+}
+
+// `sluice status`: the running daemon's /status, as a table or as JSON.
+int CmdStatus(const std::string& path, const std::string& address, bool json,
+              const Registry& registry) {
+  std::string listen = address;
+  std::string token;
+  if (!path.empty()) {
+    Config config;
+    if (!LoadOrReport(path, registry, &config)) return kExitUsage;
+    if (listen.empty()) listen = config.http_listen;
+    token = config.http_token;
+  }
+  if (listen.empty()) listen = Config().http_listen;
+  if (const char* env = std::getenv("SLUICE_HTTP_TOKEN"); env != nullptr && token.empty()) {
+    token = env;
+  }
+  auto body = FetchEndpoint(listen, token, "/status");
+  if (!body.ok()) {
+    std::cerr << "sluice status: " << body.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (json) {
+    std::cout << *body;
+    return kExitOk;
+  }
+  try {
+    std::cout << StatusTable(nlohmann::json::parse(*body));
+  } catch (const nlohmann::json::exception& e) {
+    std::cerr << "sluice status: /status is not JSON: " << e.what() << "\n";
+    return kExitFailure;
+  }
   return kExitOk;
 }
 
@@ -126,6 +164,15 @@ int Main(int argc, char** argv) {
   check->add_option("-c,--config", config_path, "Config file (YAML)")->required();
   check->add_flag("--connect", connect,
                   "Also connect to every source and sink and check settings, tables and rights");
+  std::string address;
+  bool json = false;
+  auto* status = app.add_subcommand("status", "Show the pipelines of a running sluice as a table");
+  status->add_option("-c,--config", config_path,
+                     "Config file of the running sluice (for http.listen and http.token)");
+  status->add_option("--address", address,
+                     "HOST:PORT of its endpoints (default: http.listen, else 127.0.0.1:8080); "
+                     "the token may also come from SLUICE_HTTP_TOKEN");
+  status->add_flag("--json", json, "Print the /status JSON as it is");
   auto* version = app.add_subcommand("version", "Print version and build commit");
   auto* plugins = app.add_subcommand("plugins", "List sources and sinks with their options");
 
@@ -141,6 +188,7 @@ int Main(int argc, char** argv) {
   }
   if (*plugins) return CmdPlugins(registry);
   if (*check) return CmdCheck(config_path, connect, registry);
+  if (*status) return CmdStatus(config_path, address, json, registry);
   StartSignalThread();
   return CmdRun(config_path, registry);
 }

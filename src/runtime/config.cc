@@ -37,6 +37,14 @@ const PluginConfig* Config::FindSink(const std::string& name) const {
   return nullptr;
 }
 
+bool IsLoopbackListen(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* value = std::getenv(name.c_str());
@@ -117,9 +125,11 @@ std::optional<int64_t> ToInt(const std::string& text) {
   return v;
 }
 
-const std::vector<std::string> kTopKeys = {"state_dir", "http",  "log",      "limits",
-                                           "sources",   "sinks", "pipelines"};
-const std::vector<std::string> kStructuredKeys = {"from", "transforms", "to", "source_options"};
+const std::vector<std::string> kTopKeys = {"state_dir", "http",  "log",       "limits",
+                                           "sources",   "sinks", "pipelines", "shutdown_timeout",
+                                           "readiness"};
+const std::vector<std::string> kStructuredKeys = {"from", "transforms", "to", "source_options",
+                                                  "readiness"};
 
 OptionSpec Spec(std::string name, OptionType type, std::vector<std::string> choices = {}) {
   OptionSpec spec;
@@ -130,14 +140,24 @@ OptionSpec Spec(std::string name, OptionType type, std::vector<std::string> choi
 }
 
 const std::vector<OptionSpec>& HttpSpecs() {
-  static const std::vector<OptionSpec> specs = {Spec("listen", OptionType::kString)};
+  static const std::vector<OptionSpec> specs = {Spec("listen", OptionType::kString),
+                                                Spec("token", OptionType::kSecret),
+                                                Spec("wedged_after", OptionType::kDuration)};
+  return specs;
+}
+
+const std::vector<OptionSpec>& ReadinessSpecs() {
+  static const std::vector<OptionSpec> specs = {Spec("ready_during_snapshot", OptionType::kBool),
+                                                Spec("max_lag_seconds", OptionType::kDuration),
+                                                Spec("max_lag_bytes", OptionType::kBytes)};
   return specs;
 }
 
 const std::vector<OptionSpec>& LogSpecs() {
   static const std::vector<OptionSpec> specs = {
-      Spec("format", OptionType::kEnum, {"text", "json"}),
-      Spec("level", OptionType::kEnum, {"trace", "debug", "info", "warn", "error"})};
+      Spec("format", OptionType::kEnum, {"text", "json", "auto"}),
+      Spec("level", OptionType::kEnum, {"trace", "debug", "info", "warn", "error"}),
+      Spec("progress_interval", OptionType::kDuration)};
   return specs;
 }
 
@@ -228,6 +248,9 @@ class Loader {
 
   void LoadRoot(const YAML::Node& root);
   void LoadSettings(const Entry& e);
+  void LoadHttp(const Entry& e, std::map<std::string, std::string> values);
+  void LoadReadiness(const Entry& e, ReadinessPolicy* policy);
+  void LoadShutdownTimeout(const Entry& e);
   void LoadLimits(const Entry& e);
   void LoadPlugins(const Entry& section, bool sources);
   void LoadPlugin(const Entry& e, bool sources);
@@ -363,6 +386,10 @@ void Loader::LoadRoot(const YAML::Node& root) {
       LoadSettings(e);
     } else if (e.key == "limits") {
       LoadLimits(e);
+    } else if (e.key == "readiness") {
+      LoadReadiness(e, &config().readiness);
+    } else if (e.key == "shutdown_timeout") {
+      LoadShutdownTimeout(e);
     } else if (e.key == "sources" || e.key == "sinks") {
       LoadPlugins(e, e.key == "sources");
     } else if (e.key == "pipelines") {
@@ -389,22 +416,60 @@ void Loader::LoadSettings(const Entry& e) {
   }
   const auto& specs = http ? HttpSpecs() : LogSpecs();
   auto values = LoadOptions(Entries(e.value, "key"), specs, {"key", " in " + Quote(e.key)});
-  if (!http) {
-    if (values.count("format")) config().log_format = values["format"];
-    if (values.count("level")) config().log_level = values["level"];
+  if (http) return LoadHttp(e, std::move(values));
+  if (values.count("format")) config().log_format = values["format"];
+  if (values.count("level")) config().log_level = values["level"];
+  if (values.count("progress_interval")) {
+    config().log_progress_interval = Options(values).Duration("progress_interval");
+  }
+}
+
+void Loader::LoadHttp(const Entry& e, std::map<std::string, std::string> values) {
+  Options options(values);
+  if (values.count("token")) config().http_token = values["token"];
+  if (values.count("wedged_after")) config().wedged_after = options.Duration("wedged_after");
+  if (values.count("listen")) {
+    const std::string& listen = values["listen"];
+    size_t colon = listen.rfind(':');
+    std::optional<int64_t> port =
+        colon == std::string::npos ? std::nullopt : ToInt(listen.substr(colon + 1));
+    if (!port || *port < 0 || *port > 65535 || colon == 0) {
+      Error(Loc(e.value["listen"].Mark()),
+            "'listen' expects HOST:PORT such as 127.0.0.1:8080, got " + Quote(listen));
+      return;
+    }
+    config().http_listen = listen;
+  }
+  if (!IsLoopbackListen(config().http_listen) && config().http_token.empty()) {
+    Error(Loc(e.value["listen"] ? e.value["listen"].Mark() : e.key_node.Mark()),
+          "'listen' " + Quote(config().http_listen) +
+              " is not a loopback address: set 'token' in 'http' (for example "
+              "token: ${SLUICE_HTTP_TOKEN}) so that /status and /metrics need it");
+  }
+}
+
+void Loader::LoadReadiness(const Entry& e, ReadinessPolicy* policy) {
+  if (e.value.IsNull()) return;
+  if (!ExpectMap(e, "'readiness'", "a mapping such as { max_lag_seconds: 30s }")) return;
+  auto values = LoadOptions(Entries(e.value, "key"), ReadinessSpecs(), {"key", " in 'readiness'"});
+  Options options(values);
+  if (values.count("ready_during_snapshot")) {
+    policy->ready_during_snapshot = options.Bool("ready_during_snapshot");
+  }
+  if (values.count("max_lag_seconds")) policy->max_lag = options.Duration("max_lag_seconds");
+  if (values.count("max_lag_bytes")) policy->max_lag_bytes = options.Bytes("max_lag_bytes");
+}
+
+void Loader::LoadShutdownTimeout(const Entry& e) {
+  std::optional<Text> text = Scalar(e, "'shutdown_timeout'");
+  if (!text) return;
+  std::optional<std::chrono::milliseconds> d = ParseDuration(text->value);
+  if (!d || d->count() <= 0) {
+    Error(text->At(0), "'shutdown_timeout' expects a duration greater than 0 such as 30s, got " +
+                           Quote(text->value));
     return;
   }
-  if (!values.count("listen")) return;
-  const std::string& listen = values["listen"];
-  size_t colon = listen.rfind(':');
-  std::optional<int64_t> port =
-      colon == std::string::npos ? std::nullopt : ToInt(listen.substr(colon + 1));
-  if (!port || *port < 0 || *port > 65535) {
-    Error(Loc(e.value["listen"].Mark()),
-          "'listen' expects HOST:PORT such as 127.0.0.1:8080, got " + Quote(listen));
-    return;
-  }
-  config().http_listen = listen;
+  config().shutdown_timeout = *d;
 }
 
 void Loader::LoadLimits(const Entry& e) {
@@ -551,6 +616,7 @@ void Loader::LoadPipe(const Entry& e) {
   PipelineConfig pipeline;
   pipeline.name = e.key;
   pipeline.where = Loc(e.key_node.Mark());
+  pipeline.readiness = config().readiness;
   // Names are checked even when another stage is bad: every mistake at once.
   if (parsed.value.selectors_ok) ResolveSelectors(parsed.value.selectors, *text, &pipeline);
   for (TransformSyntax& t : parsed.value.transforms) {
@@ -579,6 +645,7 @@ void Loader::LoadStructured(const Entry& e) {
   PipelineConfig pipeline;
   pipeline.name = e.key;
   pipeline.where = Loc(e.key_node.Mark());
+  pipeline.readiness = config().readiness;
   std::map<std::string, Entry> parts;
   for (const Entry& part : Entries(e.value, "key")) {
     if (std::find(kStructuredKeys.begin(), kStructuredKeys.end(), part.key) ==
@@ -621,6 +688,8 @@ void Loader::LoadStructuredParts(const std::map<std::string, Entry>& parts,
     Parsed<SinkRefSyntax> parsed = ParseSinkRef(text.value);
     if (ReportParse(parsed, text)) ResolveSink(parsed.value, text, pipeline);
   }
+  auto readiness = parts.find("readiness");
+  if (readiness != parts.end()) LoadReadiness(readiness->second, &pipeline->readiness);
   auto options = parts.find("source_options");
   if (options != parts.end() && !pipeline->source.empty()) {
     LoadSourceOptions(options->second, pipeline);

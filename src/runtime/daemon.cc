@@ -2,11 +2,21 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <thread>
+
+#include "core/redact.h"
+#include "runtime/http_server.h"
+#include "runtime/lifecycle_log.h"
+#include "runtime/process_metrics.h"
+#include "runtime/version.h"
 
 namespace sluice {
 
 namespace {
+
+// After an abort, how long pipeline threads get to leave their sink calls.
+constexpr std::chrono::milliseconds kAbortGrace(1000);
 
 std::map<std::string, std::string> Merge(std::map<std::string, std::string> base,
                                          const std::map<std::string, std::string>& over) {
@@ -62,50 +72,124 @@ Result<PipelineParts> BuildPipelineParts(const Config& config, const PipelineCon
 Daemon::Daemon(Config config, const Registry& registry)
     : config_(std::move(config)), registry_(registry) {}
 
-int Daemon::Run(const std::atomic<int>& signals, std::chrono::milliseconds shutdown_timeout) {
-  FileDeadLetters dead_letters(config_.state_dir + "/dead_letters");
-  std::vector<std::unique_ptr<StateStore>> states;  // outlive the pipelines below
-  std::vector<std::unique_ptr<Pipeline>> pipelines;
-  bool failed = false;
+Daemon::~Daemon() = default;
+
+void Daemon::Build(DeadLetters* dead_letters) {
   for (const PipelineConfig& pc : config_.pipelines) {
-    auto parts = BuildPipelineParts(config_, pc, registry_, &dead_letters);
+    Running r;
+    r.config = &pc;
+    auto parts = BuildPipelineParts(config_, pc, registry_, dead_letters, &metrics_);
     if (!parts.ok()) {
-      spdlog::error("pipeline {}: {}", pc.name, parts.status().ToString());
-      failed = true;
+      r.build_error = Redact(parts.status().ToString());
+      spdlog::error("pipeline {}: {}", pc.name, r.build_error);
+      running_.push_back(std::move(r));
       continue;
     }
-    states.push_back(std::move(parts->state));
-    pipelines.push_back(std::make_unique<Pipeline>(
+    r.state = std::move(parts->state);
+    r.pipeline = std::make_unique<Pipeline>(
         pc.name, std::move(parts->source), std::move(parts->sinks), BuildTransforms(pc.transforms),
-        PipelineLimits{config_.queue_max_batches, config_.queue_max_bytes}));
+        PipelineLimits{config_.queue_max_batches, config_.queue_max_bytes},
+        PipelineTelemetry{MetricScope(&metrics_, {{"pipeline", pc.name}}), parts->source_status});
+    running_.push_back(std::move(r));
   }
-  for (auto& p : pipelines) p->Start();
+}
 
-  bool stopping = false;
+DaemonReport Daemon::Report() {
+  DaemonReport report;
+  report.version = Version();
+  report.commit = Commit();
+  report.uptime_seconds = UptimeSeconds(ReadProcessStats());
+  report.stopping = stopping_;
+  report.wedged_after_seconds = std::chrono::duration<double>(config_.wedged_after).count();
+  std::vector<MetricSample> samples = metrics_.Collect();
+  for (Running& r : running_) {
+    PipelineReport p;
+    if (r.pipeline) {
+      p = r.pipeline->Report();
+    } else {
+      p.name = r.config->name;
+      p.running = false;
+      p.failure = r.build_error;
+    }
+    p.source = r.config->source;
+    p.policy = r.config->readiness;
+    AddMetrics(samples, &p);
+    report.pipelines.push_back(std::move(p));
+  }
+  return report;
+}
+
+std::string Daemon::MetricsText() {
+  for (Running& r : running_) {
+    if (r.pipeline) (void)r.pipeline->Report();  // refreshes queue depth and lag gauges
+  }
+  return metrics_.RenderText() + RenderProcessMetrics(ReadProcessStats(), Version(), Commit());
+}
+
+bool Daemon::Supervise(const std::atomic<int>& signals) {
+  using Clock = std::chrono::steady_clock;
+  LifecycleLog lifecycle(config_.log_progress_interval);
+  auto deadline = Clock::time_point::max();
+  auto next_look = Clock::now();
   bool aborted = false;
-  auto deadline = std::chrono::steady_clock::time_point::max();
   while (true) {
     bool all_done = true;
-    for (auto& p : pipelines) all_done = all_done && p->Done();
-    if (all_done) break;
+    for (Running& r : running_) all_done = all_done && (!r.pipeline || r.pipeline->Done());
+    if (all_done) return aborted;
+    auto now = Clock::now();
+    if (now >= next_look) {
+      lifecycle.Observe(Report().pipelines, now);
+      next_look = now + std::chrono::milliseconds(250);
+    }
     int n = signals.load();
-    if (n >= 1 && !stopping) {
-      stopping = true;
-      deadline = std::chrono::steady_clock::now() + shutdown_timeout;
-      spdlog::info("stopping: draining pipelines (a second signal stops at once)");
-      for (auto& p : pipelines) p->RequestStop();
+    if (n >= 1 && !stopping_) {
+      stopping_ = true;
+      deadline = now + config_.shutdown_timeout;
+      spdlog::info("stopping: draining pipelines within {} ms (a second signal stops at once)",
+                   config_.shutdown_timeout.count());
+      for (Running& r : running_) {
+        if (r.pipeline) r.pipeline->RequestStop();
+      }
     }
-    if (!aborted && (n >= 2 || std::chrono::steady_clock::now() > deadline)) {
+    if (!aborted && (n >= 2 || now > deadline)) {
       aborted = true;
-      spdlog::warn("stopping now without draining; nothing unflushed was confirmed");
-      for (auto& p : pipelines) p->Abort();
+      spdlog::warn("stopping now without draining ({}); nothing unflushed was confirmed",
+                   n >= 2 ? "second signal" : "shutdown_timeout passed");
+      for (Running& r : running_) {
+        if (r.pipeline) r.pipeline->Abort();
+      }
+      deadline = now + kAbortGrace;
+    } else if (aborted && now > deadline) {
+      // A sink call that does not return (a hung connection) must not hold the exit.
+      // Leaving is safe: only what every sink made durable was ever confirmed.
+      spdlog::warn("exiting with pipeline threads still inside sink calls");
+      spdlog::default_logger()->flush();
+      std::_Exit(kExitAborted);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (auto& p : pipelines) {
-    if (!p->Wait().ok()) failed = true;
+}
+
+int Daemon::Run(const std::atomic<int>& signals) {
+  FileDeadLetters dead_letters(config_.state_dir + "/dead_letters");
+  Build(&dead_letters);
+  HttpServer http({config_.http_listen, config_.http_token},
+                  {[this] { return Report(); }, [this] { return MetricsText(); }});
+  if (Status s = http.Start(); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return kExitFailure;
   }
-  return failed ? kExitFailure : kExitOk;
+  for (Running& r : running_) {
+    if (r.pipeline) r.pipeline->Start();
+  }
+  bool aborted = Supervise(signals);
+  bool failed = false;
+  for (Running& r : running_) {
+    if (!r.pipeline || !r.pipeline->Wait().ok()) failed = true;
+  }
+  http.Stop();
+  if (failed) return kExitFailure;
+  return aborted ? kExitAborted : kExitOk;
 }
 
 }  // namespace sluice

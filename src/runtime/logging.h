@@ -8,7 +8,8 @@
 
 namespace sluice {
 
-// format: "text" | "json"; level: trace | debug | info | warn | error.
+// format: "text" | "json" | "auto" (json when stderr is not a terminal); level: trace | debug |
+// info | warn | error.
 Status SetupLogging(const std::string& format, const std::string& level);
 
 }  // namespace sluice

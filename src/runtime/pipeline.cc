@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "core/backoff.h"
+#include "core/redact.h"
 
 namespace sluice {
 
@@ -10,16 +13,33 @@ using std::chrono::milliseconds;
 
 namespace {
 constexpr milliseconds kPollInterval(100);
+
+// Commit time of the oldest streamed change in `batch`; 0 when it has none.
+int64_t OldestCommitUs(const Batch& batch) {
+  int64_t oldest = 0;
+  for (const Change& c : batch.changes) {
+    if (c.op == Op::kRead || c.commit_time_us <= 0) continue;
+    if (oldest == 0 || c.commit_time_us < oldest) oldest = c.commit_time_us;
+  }
+  return oldest;
 }
+}  // namespace
 
 Pipeline::Pipeline(std::string name, std::unique_ptr<Source> source, std::vector<NamedSink> sinks,
-                   std::vector<std::unique_ptr<Transform>> transforms, PipelineLimits limits)
+                   std::vector<std::unique_ptr<Transform>> transforms, PipelineLimits limits,
+                   PipelineTelemetry telemetry)
     : name_(std::move(name)),
       source_(std::move(source)),
       transforms_(std::move(transforms)),
-      coordinator_(sinks.size(), [this](const Checkpoint& cp) { source_->Confirm(cp); }) {
+      coordinator_(sinks.size(), [this](const Checkpoint& cp) { source_->Confirm(cp); }),
+      telemetry_{telemetry.metrics, telemetry.source_status ? telemetry.source_status
+                                                            : std::make_shared<SourceStatus>()},
+      lag_seconds_(telemetry_.metrics.GetGauge(
+          "sluice_lag_seconds",
+          "Age of the oldest change read from the source but not yet durable in every sink")) {
   for (auto& s : sinks) {
-    sinks_.push_back(std::make_unique<SinkSlot>(std::move(s.name), std::move(s.sink), limits));
+    sinks_.push_back(std::make_unique<SinkSlot>(std::move(s.name), std::move(s.sink), limits,
+                                                telemetry_.metrics));
   }
 }
 
@@ -67,6 +87,10 @@ bool Pipeline::SleepFor(milliseconds d) {
 
 bool Pipeline::Emit(Batch&& batch, const std::function<void()>& while_waiting) {
   batch.id = ++next_batch_id_;
+  if (int64_t oldest = OldestCommitUs(batch); oldest > 0) {
+    std::lock_guard lock(lag_mu_);
+    unapplied_commits_.emplace_back(batch.id, oldest);
+  }
   ApplyTransforms(transforms_, batch);
   // A batch whose changes were all filtered out still travels: its checkpoint must pass
   // through every sink in order before it can be confirmed.
@@ -83,21 +107,42 @@ bool Pipeline::Emit(Batch&& batch, const std::function<void()>& while_waiting) {
   return true;
 }
 
+void Pipeline::SetUp(SinkSlot& slot, bool up, const std::string& error) {
+  {
+    std::lock_guard lock(slot.error_mu);
+    slot.last_error = up ? "" : error;
+  }
+  slot.up = up;
+  slot.metrics.up.Set(up ? 1 : 0);
+}
+
 Status Pipeline::Retry(SinkSlot& slot, const char* what, const std::function<Status()>& fn) {
   Backoff backoff(milliseconds(100), milliseconds(30000));
   while (true) {
-    Status s = fn();
+    Status s;
+    {
+      HeartbeatCall call(slot.beat, what);
+      s = fn();
+    }
     if (s.ok()) {
       if (backoff.attempts() > 0) {
-        spdlog::info("pipeline {} sink {}: {} succeeded after {} retries", name_, slot.name, what,
-                     backoff.attempts());
+        SetUp(slot, true, "");
+        spdlog::info("pipeline {} sink {}: up again, {} succeeded after {} retries", name_,
+                     slot.name, what, backoff.attempts());
       }
       return s;
     }
     if (s.code() != StatusCode::kUnavailable) return s;
+    slot.metrics.retries.Add();
     auto delay = backoff.Next();
-    spdlog::warn("pipeline {} sink {}: {} failed, retrying in {} ms: {}", name_, slot.name, what,
-                 delay.count(), s.message());
+    if (backoff.attempts() == 1) {
+      SetUp(slot, false, std::string(what) + " failed: " + s.message());
+      spdlog::warn("pipeline {} sink {}: down, {} failed, retrying in {} ms: {}", name_, slot.name,
+                   what, delay.count(), s.message());
+    } else {
+      spdlog::warn("pipeline {} sink {}: {} failed, retrying in {} ms: {}", name_, slot.name, what,
+                   delay.count(), s.message());
+    }
     if (!SleepFor(delay)) return Status::Cancelled("aborted while retrying " + std::string(what));
   }
 }
@@ -113,6 +158,7 @@ void Pipeline::RunSink(size_t index) {
 
   uint64_t last_written = 0;
   bool unflushed = false;
+  Unflushed counts;
   while (!abort_) {
     std::optional<BatchPtr> item = slot.queue.Pop(kPollInterval);
     if (item) {
@@ -121,11 +167,13 @@ void Pipeline::RunSink(size_t index) {
       if (!s.ok()) return fail(s);
       last_written = batch.id;
       unflushed = true;
+      counts.Add(batch);
       if (index == 0) changes_applied_ += batch.changes.size();
     }
     if (unflushed && (slot.queue.empty() || slot.sink->WantsFlush())) {
       Status s = Retry(slot, "flush", [&] { return slot.sink->Flush(); });
       if (!s.ok()) return fail(s);
+      counts.Flushed(slot.metrics, NowUs());
       coordinator_.Durable(index, last_written);
       unflushed = false;
     }
@@ -137,15 +185,69 @@ void Pipeline::Supervise() {
   for (size_t i = 0; i < sinks_.size(); ++i) {
     sinks_[i]->thread = std::thread([this, i] { RunSink(i); });
   }
-  spdlog::info("pipeline {}: started", name_);
+  spdlog::info("pipeline {}: started with {} sink(s)", name_, sinks_.size());
   Status s = source_->Run(*this, stop_);
   if (!s.ok() && s.code() != StatusCode::kCancelled) Fail(s.WithContext("source"));
   stop_ = true;
   source_done_ = true;
   for (auto& slot : sinks_) slot->thread.join();
   if (!abort_) source_->Shutdown();
+  std::string failure;
+  {
+    std::lock_guard lock(mu_);
+    if (!first_error_.ok()) failure = first_error_.ToString();
+  }
+  telemetry_.source_status->Set(SourcePhase::kStopped, failure);
   done_ = true;
   spdlog::info("pipeline {}: stopped", name_);
+}
+
+double Pipeline::LagSeconds() {
+  uint64_t durable = coordinator_.durable_batch();
+  std::lock_guard lock(lag_mu_);
+  while (!unapplied_commits_.empty() && unapplied_commits_.front().first <= durable) {
+    unapplied_commits_.pop_front();
+  }
+  if (unapplied_commits_.empty()) return 0;
+  return std::max(0.0, static_cast<double>(NowUs() - unapplied_commits_.front().second) / 1e6);
+}
+
+PipelineReport Pipeline::Report() {
+  PipelineReport r;
+  r.name = name_;
+  r.phase = telemetry_.source_status->phase();
+  r.detail = Redact(telemetry_.source_status->detail());
+  r.running = !done_;
+  {
+    std::lock_guard lock(mu_);
+    if (!first_error_.ok()) r.failure = Redact(first_error_.ToString());
+  }
+  Checkpoint confirmed = coordinator_.confirmed();
+  if (confirmed.lsn.value() != 0) r.confirmed_lsn = confirmed.lsn.ToString();
+  r.lag_seconds = LagSeconds();
+  lag_seconds_.Set(r.lag_seconds);
+  r.in_flight_batches = coordinator_.in_flight();
+  auto now = Heartbeat::Clock::now();
+  for (auto& slot : sinks_) {
+    SinkReport s;
+    s.name = slot->name;
+    s.up = slot->up;
+    {
+      std::lock_guard lock(slot->error_mu);
+      s.last_error = Redact(slot->last_error);
+    }
+    std::chrono::nanoseconds in_call{0};
+    if (const char* what = slot->beat.InCall(now, &in_call)) {
+      s.in_call = what;
+      s.in_call_seconds = std::chrono::duration<double>(in_call).count();
+    }
+    s.queue_batches = static_cast<double>(slot->queue.size());
+    s.queue_bytes = static_cast<double>(slot->queue.bytes());
+    slot->metrics.queue_batches.Set(s.queue_batches);
+    slot->metrics.queue_bytes.Set(s.queue_bytes);
+    r.sinks.push_back(std::move(s));
+  }
+  return r;
 }
 
 }  // namespace sluice

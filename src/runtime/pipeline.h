@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +17,9 @@
 #include "core/sink.h"
 #include "core/source.h"
 #include "runtime/checkpoint.h"
+#include "runtime/heartbeat.h"
+#include "runtime/sink_metrics.h"
+#include "runtime/status.h"
 #include "runtime/transforms.h"
 
 namespace sluice {
@@ -25,17 +29,25 @@ struct PipelineLimits {
   size_t queue_max_bytes = 64u << 20;
 };
 
+// Where a pipeline reports: metrics (labelled {pipeline}; default: a registry nobody
+// renders) and the source's phase (null: a private one).
+struct PipelineTelemetry {
+  MetricScope metrics;
+  std::shared_ptr<SourceStatus> source_status;
+};
+
 struct NamedSink {
   std::string name;
   std::unique_ptr<Sink> sink;
 };
 
-// Owned by the daemon. Start() once; RequestStop()/Abort() from any thread; Wait() from the
-// owner. Destruction joins the threads (after Abort if still running).
+// Owned by the daemon. Start() once; RequestStop()/Abort()/Report() from any thread; Wait()
+// from the owner. Destruction joins the threads (after Abort if still running).
 class Pipeline : private BatchEmitter {
  public:
   Pipeline(std::string name, std::unique_ptr<Source> source, std::vector<NamedSink> sinks,
-           std::vector<std::unique_ptr<Transform>> transforms, PipelineLimits limits);
+           std::vector<std::unique_ptr<Transform>> transforms, PipelineLimits limits,
+           PipelineTelemetry telemetry = {});
   ~Pipeline() override;
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -49,6 +61,10 @@ class Pipeline : private BatchEmitter {
   // Blocks until every thread has ended. Ok after a clean stop; otherwise the first fatal error.
   Status Wait();
 
+  // Phase, sinks, queues, lag and positions as they are now (metric-derived fields are
+  // left for AddMetrics). Also refreshes the gauges it reports (queue depth, lag).
+  PipelineReport Report();
+
   const std::string& name() const { return name_; }
   const CheckpointCoordinator& coordinator() const { return coordinator_; }
   uint64_t changes_applied() const { return changes_applied_; }
@@ -60,8 +76,17 @@ class Pipeline : private BatchEmitter {
     BoundedQueue<BatchPtr> queue;
     std::thread thread;
     std::atomic<bool> failed{false};
-    SinkSlot(std::string n, std::unique_ptr<Sink> s, const PipelineLimits& l)
-        : name(std::move(n)), sink(std::move(s)), queue(l.queue_max_batches, l.queue_max_bytes) {}
+    SinkMetrics metrics;
+    Heartbeat beat;
+    std::atomic<bool> up{true};
+    std::mutex error_mu;
+    std::string last_error;  // guarded by error_mu; set while down
+    SinkSlot(std::string n, std::unique_ptr<Sink> s, const PipelineLimits& l,
+             const MetricScope& scope)
+        : name(std::move(n)),
+          sink(std::move(s)),
+          queue(l.queue_max_batches, l.queue_max_bytes),
+          metrics(scope.With({{"sink", name}})) {}
   };
 
   bool Emit(Batch&& batch, const std::function<void()>& while_waiting) override;
@@ -69,15 +94,20 @@ class Pipeline : private BatchEmitter {
   void RunSink(size_t index);
   // Calls `fn` until it stops answering Unavailable or the pipeline aborts.
   Status Retry(SinkSlot& slot, const char* what, const std::function<Status()>& fn);
+  void SetUp(SinkSlot& slot, bool up, const std::string& error);
   void Fail(const Status& status);
   // Sleeps up to `d`, waking early on Abort(). False if aborted.
   bool SleepFor(std::chrono::milliseconds d);
+  // Seconds since the commit of the oldest change emitted but not yet durable everywhere.
+  double LagSeconds();
 
   const std::string name_;
   std::unique_ptr<Source> source_;
   std::vector<std::unique_ptr<SinkSlot>> sinks_;
   std::vector<std::unique_ptr<Transform>> transforms_;
   CheckpointCoordinator coordinator_;
+  const PipelineTelemetry telemetry_;
+  Gauge& lag_seconds_;
 
   std::thread supervisor_;
   std::atomic<bool> stop_{false};   // read by the source: stop reading
@@ -86,6 +116,11 @@ class Pipeline : private BatchEmitter {
   std::atomic<bool> source_done_{false};  // Run() returned: no more batches will come
   std::atomic<uint64_t> changes_applied_{0};
   uint64_t next_batch_id_ = 0;  // source thread only
+
+  // (batch id, oldest commit time in it) of emitted batches with streamed changes, until
+  // every sink made them durable: what the lag is measured from.
+  std::mutex lag_mu_;
+  std::deque<std::pair<uint64_t, int64_t>> unapplied_commits_;
 
   std::mutex mu_;
   std::condition_variable wake_;
