@@ -2,12 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <nlohmann/json.hpp>
 #include <thread>
 
-#include "connectors/postgres/change_builder.h"
-#include "connectors/postgres/pgoutput_decoder.h"
-#include "connectors/postgres/snapshot_reader.h"
 #include "core/backoff.h"
 #include "core/state_store.h"
 
@@ -70,7 +66,14 @@ Result<SlotInfo> LookupSlot(PgConn& conn, const std::string& slot) {
 }  // namespace
 
 PostgresSource::PostgresSource(SourceContext ctx, PostgresOptions options)
-    : ctx_(std::move(ctx)), options_(std::move(options)) {
+    : ctx_(std::move(ctx)),
+      options_(std::move(options)),
+      lag_bytes_(ctx_.metrics.GetGauge("sluice_source_lag_bytes",
+                                       "Server WAL end minus the confirmed position, in bytes")),
+      confirmed_lsn_(ctx_.metrics.GetGauge("sluice_source_confirmed_lsn",
+                                           "Position confirmed to the source, as a number")),
+      reconnects_(ctx_.metrics.GetCounter("sluice_source_reconnects_total",
+                                          "Connections to the source lost and retried")) {
   if (options_.publication.empty()) {
     options_.publication = DefaultName(ctx_.pipeline);
     options_.managed_publication = true;
@@ -82,34 +85,21 @@ PostgresSource::PostgresSource(SourceContext ctx, PostgresOptions options)
 PostgresSource::~PostgresSource() = default;
 
 Status PostgresSource::SaveState() {
-  nlohmann::json j;
-  j["slot"] = options_.slot;
-  j["slot_created"] = state_.slot_created;
-  j["snapshot_lsn"] = state_.snapshot_lsn;
-  j["tables_done"] = state_.tables_done;
-  return ctx_.state->Save(kStateFile, j.dump(2) + "\n");
+  state_.slot = options_.slot;
+  return ctx_.state->Save(kStateFile, SerializeState(state_));
 }
 
 namespace {
 Result<SourceState> LoadState(StateStore* store, const std::string& slot) {
   auto text = store->Load(kStateFile);
   if (!text.ok()) return text.status();
-  SourceState st;
-  if (!text->has_value()) return st;
-  try {
-    auto j = nlohmann::json::parse(**text);
-    if (j.value("slot", "") != slot) {
-      return Status::InvalidArgument("state file " + store->PathOf(kStateFile) +
-                                     " belongs to slot '" + j.value("slot", "") + "', not '" +
-                                     slot + "': remove it to start this pipeline over");
-    }
-    st.slot_created = j.value("slot_created", false);
-    st.snapshot_lsn = j.value("snapshot_lsn", "");
-    for (const auto& t : j.value("tables_done", nlohmann::json::array())) {
-      st.tables_done.insert(t.get<std::string>());
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return Status::DataLoss("state file " + store->PathOf(kStateFile) + " is corrupt: " + e.what());
+  if (!text->has_value()) return SourceState{};
+  auto st = ParseState(**text, store->PathOf(kStateFile));
+  if (!st.ok()) return st.status();
+  if (st->slot != slot) {
+    return Status::InvalidArgument("state file " + store->PathOf(kStateFile) +
+                                   " belongs to slot '" + st->slot + "', not '" + slot +
+                                   "': remove it to start this pipeline over");
   }
   return st;
 }
@@ -164,14 +154,21 @@ Status PostgresSource::Run(BatchEmitter& out, const std::atomic<bool>& stop) {
   Backoff backoff(milliseconds(500), milliseconds(30000));
   while (!stop) {
     Status s = RunOnce(out, stop);
-    if (stop || s.code() == StatusCode::kCancelled) return Status::Cancelled("stopped");
-    if (s.code() != StatusCode::kUnavailable) return s;
+    if (stop || s.code() == StatusCode::kCancelled) break;
+    if (s.code() != StatusCode::kUnavailable) {
+      ctx_.status->Set(SourcePhase::kStopped, s.ToString());
+      return s;
+    }
     stream_.reset();
+    reconnects_.Add();
+    if (ctx_.status->phase() == SourcePhase::kStreaming) backoff.Reset();  // a fresh outage
+    ctx_.status->Set(SourcePhase::kReconnecting, s.message());
     auto delay = backoff.Next();
     spdlog::warn("pipeline {}: PostgreSQL unavailable, reconnecting in {} ms: {}", ctx_.pipeline,
                  delay.count(), s.message());
     if (!SleepUnlessStopped(delay, stop)) break;
   }
+  ctx_.status->Set(SourcePhase::kStopped, "stopped");
   return Status::Cancelled("stopped");
 }
 
@@ -199,7 +196,7 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
                                    ": name another slot with the source's `slot` option");
   }
 
-  std::optional<PgConn> snap;
+  std::string snapshot_name;  // exported by `repl` at the slot's consistent point
   Lsn tag;
   bool created = false;
   {
@@ -242,14 +239,8 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
       return r.status();
     }
     tag = Lsn::Parse(GetText(r->get(), 0, 1)).value_or(Lsn());
-    std::string snapshot_name = GetText(r->get(), 0, 2);
-    auto s = PgConn::Connect(options_.dsn, false);
-    if (!s.ok()) return s.status();
-    snap.emplace(std::move(s).value());
-    auto begin = snap->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (!begin.ok()) return begin.status();
-    auto imp = snap->Exec("SET TRANSACTION SNAPSHOT " + snap->Literal(snapshot_name));
-    if (!imp.ok()) return imp.status();
+    // Valid until `repl` runs its next command: the snapshot readers import it first.
+    snapshot_name = GetText(r->get(), 0, 2);
     created = true;
     spdlog::info("pipeline {}: created replication slot {} at {}", ctx_.pipeline, options_.slot,
                  tag.ToString());
@@ -259,150 +250,27 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
     if (created || !state_.slot_created) {
       state_.slot_created = true;
       state_.snapshot_lsn = tag.ToString();
-      if (created) state_.tables_done.clear();
+      if (created) {
+        state_.tables_done.clear();
+        state_.plans.clear();
+      }
       SLUICE_RETURN_IF_ERROR(SaveState());
     }
   }
   uint64_t start = confirmed_.load();
   while (start < tag.value() && !confirmed_.compare_exchange_weak(start, tag.value())) {
   }
-  SLUICE_RETURN_IF_ERROR(Snapshot(snap ? *snap : *meta, tag, out, stop, !snap.has_value()));
-  snap.reset();
+  SLUICE_RETURN_IF_ERROR(Snapshot(*meta, snapshot_name, tag, out, stop));
   stream_ = std::make_unique<ReplicationStream>(std::move(repl).value());
   SLUICE_RETURN_IF_ERROR(stream_->Start(options_.slot, options_.publication, Lsn(), kProtoVersion));
   spdlog::info("pipeline {}: streaming from slot {} (confirmed {})", ctx_.pipeline, options_.slot,
                Lsn(confirmed_.load()).ToString());
-  return Stream(out, stop);
+  return Stream(*meta, out, stop);
 }
 
 }  // namespace sluice::pg
 
 namespace sluice::pg {
-
-Status PostgresSource::Snapshot(PgConn& conn, Lsn tag, BatchEmitter& out,
-                                const std::atomic<bool>& stop, bool fresh) {
-  std::vector<const TableInfo*> todo;
-  {
-    std::lock_guard lock(state_mu_);
-    for (const auto& t : tables_) {
-      if (!state_.tables_done.count(t.Qualified())) todo.push_back(&t);
-    }
-  }
-  if (todo.empty()) return Status::Ok();
-  if (fresh) {
-    // Rows read now are newer than `tag`, the slot's confirmed position; the stream replays
-    // everything after `tag`, so each row still ends at its latest state (see
-    // docs/architecture.md, "Finishing a snapshot after a crash").
-    auto begin = conn.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (!begin.ok()) return begin.status();
-  }
-  SnapshotLimits limits{ctx_.batch_max_changes, ctx_.batch_max_bytes};
-  auto emit = [&](Batch&& b) { return !stop && out.Emit(std::move(b), nullptr); };
-  for (const TableInfo* t : todo) {
-    uint64_t token;
-    {
-      std::lock_guard lock(state_mu_);
-      snapshot_order_.push_back(t->Qualified());
-      token = snapshot_order_.size();
-    }
-    emitted_token_ = token;
-    spdlog::info("pipeline {}: snapshot of {} started (about {} rows) at {}", ctx_.pipeline,
-                 t->Qualified(), t->estimated_rows, tag.ToString());
-    int64_t rows = 0;
-    SLUICE_RETURN_IF_ERROR(CopyTable(conn, *t, types_, ctx_.source, tag, Checkpoint{Lsn(), token},
-                                     limits, emit, &rows));
-    spdlog::info("pipeline {}: snapshot of {} read, {} rows", ctx_.pipeline, t->Qualified(), rows);
-  }
-  auto commit = conn.Exec("COMMIT");
-  return commit.ok() ? Status::Ok() : commit.status();
-}
-
-Status PostgresSource::Stream(BatchEmitter& out, const std::atomic<bool>& stop) {
-  KeyColumns keys;
-  for (const auto& t : tables_) keys[{t.schema, t.name}] = t.key_columns;
-  ChangeBuilder builder(ctx_.source, std::move(keys), types_);
-  Batch batch;
-  auto housekeeping = [&] {
-    if (std::chrono::steady_clock::now() - last_status_ >= options_.status_interval) {
-      (void)SendStatus(false);  // a broken connection shows up on the next read
-    }
-  };
-  auto emit = [&] {
-    if (batch.checkpoint.lsn.valid()) last_emitted_commit_ = batch.checkpoint.lsn;
-    bool ok = out.Emit(std::move(batch), housekeeping);
-    batch = Batch{};
-    return ok;
-  };
-  last_status_ = std::chrono::steady_clock::now();
-  while (!stop) {
-    if (std::chrono::steady_clock::now() - last_status_ >= options_.status_interval) {
-      SLUICE_RETURN_IF_ERROR(SendStatus(false));
-    }
-    bool pending = !batch.changes.empty() || !batch.checkpoint.empty();
-    auto next = stream_->Next(pending ? milliseconds(0) : milliseconds(100));
-    if (!next.ok()) return next.status();
-    if (!next->has_value()) {
-      if (pending && !emit()) return Status::Cancelled("stopping");
-      continue;
-    }
-    const StreamMessage& m = **next;
-    if (m.wal_end > received_) received_ = m.wal_end;
-    if (m.type == 'k') {
-      // Nothing in flight and no transaction open: everything up to the server's sent
-      // position is accounted for, so the slot may advance past WAL that other tables wrote.
-      bool quiet = !builder.in_transaction() && !pending &&
-                   Lsn(confirmed_.load()) >= last_emitted_commit_ &&
-                   confirmed_token_.load() >= emitted_token_;
-      if (quiet && m.wal_end > idle_flush_) idle_flush_ = m.wal_end;
-      if (m.reply_requested) SLUICE_RETURN_IF_ERROR(SendStatus(false));
-      continue;
-    }
-    auto decoded = DecodePgoutput(m.payload);
-    if (!decoded.ok()) return decoded.status();
-    auto effect = builder.Apply(*decoded, &batch);
-    if (!effect.ok()) return effect.status();
-    if (effect->commit) batch.checkpoint = Checkpoint{effect->commit_end, emitted_token_};
-    if (batch.changes.size() >= ctx_.batch_max_changes || batch.bytes >= ctx_.batch_max_bytes) {
-      if (!emit()) return Status::Cancelled("stopping");
-    }
-  }
-  return Status::Cancelled("stopping");
-}
-
-Status PostgresSource::SendStatus(bool reply_requested) {
-  if (!stream_) return Status::Ok();
-  Lsn flush = std::max(Lsn(confirmed_.load()), idle_flush_);
-  last_status_ = std::chrono::steady_clock::now();
-  return stream_->SendStatus(std::max(received_, flush), flush, reply_requested);
-}
-
-void PostgresSource::Confirm(const Checkpoint& checkpoint) {
-  uint64_t lsn = checkpoint.lsn.value();
-  uint64_t cur = confirmed_.load();
-  while (lsn > cur && !confirmed_.compare_exchange_weak(cur, lsn)) {
-  }
-  if (checkpoint.token <= confirmed_token_.load()) return;
-  std::lock_guard lock(state_mu_);
-  size_t upto = std::min<size_t>(checkpoint.token, snapshot_order_.size());
-  for (size_t i = 0; i < upto; ++i) state_.tables_done.insert(snapshot_order_[i]);
-  confirmed_token_ = checkpoint.token;
-  Status s = SaveState();
-  if (!s.ok()) {
-    spdlog::error("pipeline {}: cannot record snapshot progress: {}", ctx_.pipeline, s.ToString());
-  }
-  for (size_t i = 0; i < upto; ++i) {
-    spdlog::debug("pipeline {}: snapshot of {} durable", ctx_.pipeline, snapshot_order_[i]);
-  }
-}
-
-void PostgresSource::Shutdown() {
-  if (!stream_) return;
-  Status s = SendStatus(false);
-  spdlog::info("pipeline {}: confirmed {} to slot {}{}", ctx_.pipeline,
-               std::max(Lsn(confirmed_.load()), idle_flush_).ToString(), options_.slot,
-               s.ok() ? "" : " (not sent: " + s.message() + ")");
-  stream_.reset();
-}
 
 void RegisterPostgresSource(Registry& registry) {
   SourcePlugin p;
@@ -417,6 +285,11 @@ void RegisterPostgresSource(Registry& registry) {
        "Existing publication to use; when unset sluice manages sluice_<pipeline>"},
       {"status_interval", OptionType::kDuration, "10s", false,
        "How often to send standby status updates (must be under wal_sender_timeout)"},
+      {"snapshot_parallelism", OptionType::kInt, "2", false,
+       "Connections reading snapshot key ranges at once, all in one exported snapshot"},
+      {"snapshot_chunk_rows", OptionType::kInt, "100000", false,
+       "Rows per snapshot key range: the unit recorded as done, so a restart re-reads at "
+       "most this many rows per reader"},
   };
   p.create = [](const SourceContext& ctx) -> Result<std::unique_ptr<Source>> {
     PostgresOptions o;
@@ -424,6 +297,14 @@ void RegisterPostgresSource(Registry& registry) {
     o.slot = ctx.options.String("slot");
     o.publication = ctx.options.String("publication");
     o.status_interval = ctx.options.Duration("status_interval");
+    o.snapshot_parallelism = static_cast<int>(ctx.options.Int("snapshot_parallelism"));
+    o.snapshot_chunk_rows = ctx.options.Int("snapshot_chunk_rows");
+    if (o.snapshot_parallelism < 1 || o.snapshot_parallelism > 64) {
+      return Status::InvalidArgument("snapshot_parallelism must be between 1 and 64");
+    }
+    if (o.snapshot_chunk_rows < 1) {
+      return Status::InvalidArgument("snapshot_chunk_rows must be at least 1");
+    }
     return std::unique_ptr<Source>(std::make_unique<PostgresSource>(ctx, std::move(o)));
   };
   registry.AddSource(std::move(p));

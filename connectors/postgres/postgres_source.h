@@ -7,12 +7,13 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "connectors/postgres/catalog.h"
 #include "connectors/postgres/replication_stream.h"
+#include "connectors/postgres/snapshot_workers.h"
+#include "connectors/postgres/source_state.h"
 #include "core/registry.h"
 #include "core/source.h"
 
@@ -24,13 +25,8 @@ struct PostgresOptions {
   std::string publication;          // default sluice_<pipeline>
   bool managed_publication = true;  // false when the user named their own publication
   std::chrono::milliseconds status_interval{10000};
-};
-
-// What survives a restart, in `<state_dir>/pipelines/<name>/postgres.json`.
-struct SourceState {
-  bool slot_created = false;          // once true, a missing slot means lost changes
-  std::string snapshot_lsn;           // the slot's consistent point, for people reading it
-  std::set<std::string> tables_done;  // tables whose snapshot is durable in every sink
+  int snapshot_parallelism = 2;          // connections reading snapshot ranges at once
+  int64_t snapshot_chunk_rows = 100000;  // rows per snapshot key range (about)
 };
 
 // Run() and Shutdown() on the pipeline's source thread; Confirm() from sink threads.
@@ -45,12 +41,43 @@ class PostgresSource : public Source {
   void Shutdown() override;
 
  private:
+  // A snapshot range emitted in full, in emission order: token k covers the first k.
+  struct EmittedRange {
+    std::string table;
+    size_t range = 0;
+    int64_t rows = 0;
+  };
+  // Per-table snapshot progress, for the metrics, the log and the status detail.
+  struct TableProgress {
+    std::string table;
+    Gauge* done = nullptr;
+    Gauge* estimated = nullptr;
+    int64_t rows = 0;
+    int64_t estimate = 0;
+    size_t ranges = 0;
+    size_t ranges_done = 0;
+  };
+
   Status RunOnce(BatchEmitter& out, const std::atomic<bool>& stop);
-  // Reads the tables whose snapshot is not yet durable. `fresh`: the connection has no
-  // transaction yet, open a new repeatable-read one (a restart finishing a snapshot).
-  Status Snapshot(PgConn& conn, Lsn tag, BatchEmitter& out, const std::atomic<bool>& stop,
-                  bool fresh);
-  Status Stream(BatchEmitter& out, const std::atomic<bool>& stop);
+  // Reads every key range not yet durable (nor emitted by this process), in parallel, in the
+  // snapshot `snapshot_name` exported at or after `tag` (the slot's consistent point or
+  // confirmed position). An empty name: export a fresh snapshot from `meta`
+  // (a restart finishing a snapshot; see docs/architecture.md for why that is exact).
+  Status Snapshot(PgConn& meta, const std::string& snapshot_name, Lsn tag, BatchEmitter& out,
+                  const std::atomic<bool>& stop);
+  // Makes a plan for each table in `todo` lacking a fitting one and records them.
+  Status PlanTables(PgConn& conn, const std::vector<const TableInfo*>& todo);
+  // The ranges of `todo` to read, and the progress rows for each table.
+  std::vector<RangeJob> SnapshotJobs(const PgConn& conn, const std::vector<const TableInfo*>& todo,
+                                     std::vector<TableProgress>* progress);
+  // Emits one piece from the readers; the last piece of a range gets the next token.
+  bool EmitPiece(RangePiece&& piece, const std::vector<RangeJob>& jobs,
+                 std::vector<int64_t>& job_rows, std::vector<TableProgress>& progress,
+                 BatchEmitter& out);
+  void ReportSnapshot(std::vector<TableProgress>& progress, bool log);
+  Status Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop);
+  // Every few seconds: the server's WAL end minus what is confirmed, as sluice_source_lag_bytes.
+  Status PollLag(PgConn& meta, Lsn confirmed);
   Status SendStatus(bool reply_requested);
   Status SaveState();
   // Learns the database name and, unless configured, names the slot after it.
@@ -75,9 +102,15 @@ class PostgresSource : public Source {
   std::atomic<uint64_t> confirmed_token_{0};
   std::chrono::steady_clock::time_point last_status_;
 
+  std::chrono::steady_clock::time_point last_lag_poll_;  // source thread
+
+  Gauge& lag_bytes_;
+  Gauge& confirmed_lsn_;
+  Counter& reconnects_;
+
   std::mutex state_mu_;
-  SourceState state_;                        // guarded by state_mu_
-  std::vector<std::string> snapshot_order_;  // token k = first k entries done; guarded
+  SourceState state_;                         // guarded by state_mu_
+  std::vector<EmittedRange> snapshot_order_;  // token k = first k entries done; guarded
 };
 
 void RegisterPostgresSource(Registry& registry);

@@ -9,15 +9,6 @@ namespace sluice::pg {
 
 namespace {
 
-std::string CopySql(PgConn& conn, const TableInfo& t) {
-  std::string cols;
-  for (const auto& c : t.columns) {
-    if (!cols.empty()) cols += ", ";
-    cols += conn.Ident(c.name);
-  }
-  return "COPY " + conn.Ident(t.schema) + "." + conn.Ident(t.name) + " (" + cols + ") TO STDOUT";
-}
-
 // Builds a read change from one COPY line's fields.
 Change RowChange(const TableInfo& t, const TypeOverrides& types,
                  const std::shared_ptr<const TableId>& id, const std::vector<size_t>& key_index,
@@ -42,9 +33,9 @@ Change RowChange(const TableInfo& t, const TypeOverrides& types,
 
 }  // namespace
 
-Status CopyTable(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
-                 const std::string& source_name, Lsn tag, const Checkpoint& last_checkpoint,
-                 const SnapshotLimits& limits, const EmitFn& emit, int64_t* rows_read) {
+Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
+                 const std::string& source_name, const std::string& copy_sql, Lsn tag,
+                 const SnapshotLimits& limits, const EmitFn& emit) {
   auto id = std::make_shared<const TableId>(TableId{source_name, table.schema, table.name});
   std::vector<size_t> key_index;
   for (const auto& k : table.key_columns) {
@@ -52,8 +43,7 @@ Status CopyTable(PgConn& conn, const TableInfo& table, const TypeOverrides& type
       if (table.columns[i].name == k) key_index.push_back(i);
     }
   }
-  std::string sql = CopySql(conn, table);
-  ResultPtr start(PQexec(conn.get(), sql.c_str()));
+  ResultPtr start(PQexec(conn.get(), copy_sql.c_str()));
   if (!start || PQresultStatus(start.get()) != PGRES_COPY_OUT) {
     return ToStatus(conn.get(), start.get(), "snapshot of " + table.Qualified());
   }
@@ -72,9 +62,8 @@ Status CopyTable(PgConn& conn, const TableInfo& table, const TypeOverrides& type
     Change c = RowChange(table, types, id, key_index, fields, tag);
     batch.bytes += c.ApproxBytes();
     batch.changes.push_back(std::move(c));
-    ++*rows_read;
     if (batch.changes.size() >= limits.batch_max_changes || batch.bytes >= limits.batch_max_bytes) {
-      if (!emit(std::move(batch))) return Status::Cancelled("stopping during snapshot");
+      if (!emit(std::move(batch), false)) return Status::Cancelled("stopping during snapshot");
       batch = Batch{};
     }
   }
@@ -84,9 +73,18 @@ Status CopyTable(PgConn& conn, const TableInfo& table, const TypeOverrides& type
   }
   while (ResultPtr extra{PQgetResult(conn.get())}) {
   }
-  batch.checkpoint = last_checkpoint;
-  if (!emit(std::move(batch))) return Status::Cancelled("stopping during snapshot");
+  if (!emit(std::move(batch), true)) return Status::Cancelled("stopping during snapshot");
   return Status::Ok();
+}
+
+Result<PgConn> OpenSnapshotConn(const std::string& dsn, const std::string& snapshot) {
+  auto conn = PgConn::Connect(dsn, false);
+  if (!conn.ok()) return conn.status();
+  auto begin = conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (!begin.ok()) return begin.status();
+  auto imp = conn->Exec("SET TRANSACTION SNAPSHOT " + conn->Literal(snapshot));
+  if (!imp.ok()) return imp.status();
+  return conn;
 }
 
 }  // namespace sluice::pg

@@ -1,5 +1,6 @@
-// SnapshotReader: reads whole tables with COPY inside the caller's repeatable-read
-// transaction and hands the rows on as `read` changes at the snapshot's position.
+// SnapshotReader: reads one key range of a table with COPY inside the caller's
+// repeatable-read transaction and hands the rows on as `read` changes at the snapshot's
+// position; opens the connections that share one exported snapshot.
 #pragma once
 
 #include <atomic>
@@ -18,14 +19,19 @@ struct SnapshotLimits {
   size_t batch_max_bytes = 1 << 20;
 };
 
-// Hands a full batch on; false when the pipeline is stopping.
-using EmitFn = std::function<bool(Batch&&)>;
+// Hands a full batch on (`last`: the range's final one, possibly empty); false when the
+// reading should stop.
+using EmitFn = std::function<bool(Batch&& batch, bool last)>;
 
-// Reads `table` in full. Every row becomes a `read` change at position (tag, 0). The last
-// batch of the table (possibly empty) carries `last_checkpoint`, so the caller learns when
-// the whole table is durable. Cancelled when `emit` refuses a batch.
-Status CopyTable(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
-                 const std::string& source_name, Lsn tag, const Checkpoint& last_checkpoint,
-                 const SnapshotLimits& limits, const EmitFn& emit, int64_t* rows_read);
+// Runs `copy_sql` (a `COPY (SELECT <table's columns> ...) TO STDOUT`). Every row becomes a
+// `read` change at position (tag, 0). Cancelled when `emit` refuses a batch.
+Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
+                 const std::string& source_name, const std::string& copy_sql, Lsn tag,
+                 const SnapshotLimits& limits, const EmitFn& emit);
+
+// A connection inside a read-only repeatable-read transaction that imported `snapshot`
+// (pg_export_snapshot() or CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT): it sees exactly
+// what the exporting transaction sees.
+Result<PgConn> OpenSnapshotConn(const std::string& dsn, const std::string& snapshot);
 
 }  // namespace sluice::pg

@@ -7,21 +7,13 @@
 #include <set>
 #include <thread>
 
+#include "integration/postgres_test_util.h"
 #include "support/stdout_pipeline.h"
 
 namespace sluice::test {
 namespace {
 
 using std::chrono::seconds;
-
-// True when no key was read twice: the snapshot was not repeated.
-bool ReadKeysAreUnique(const AppliedState& st) {
-  std::set<std::string> seen;
-  for (const auto& c : st.changes) {
-    if (c["op"] == "read" && !seen.insert(c["key"].dump()).second) return false;
-  }
-  return !seen.empty();
-}
 
 }  // namespace
 

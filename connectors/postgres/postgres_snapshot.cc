@@ -1,0 +1,198 @@
+// PostgresSource, snapshot half: splitting the tables into key ranges, reading the ranges
+// not yet durable over several connections in one exported snapshot, recording each range
+// once every sink has it, and reporting progress.
+#include <spdlog/spdlog.h>
+
+#include "connectors/postgres/postgres_source.h"
+#include "connectors/postgres/snapshot_plan.h"
+
+namespace sluice::pg {
+
+using std::chrono::milliseconds;
+
+namespace {
+constexpr auto kProgressLogInterval = std::chrono::seconds(5);
+}  // namespace
+
+Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, Lsn tag,
+                                BatchEmitter& out, const std::atomic<bool>& stop) {
+  std::vector<const TableInfo*> todo;
+  {
+    std::lock_guard lock(state_mu_);
+    for (const auto& t : tables_) {
+      if (!state_.tables_done.count(t.Qualified())) todo.push_back(&t);
+    }
+  }
+  if (todo.empty()) return Status::Ok();
+  std::string name = snapshot_name;
+  if (name.empty()) {
+    // Finishing a snapshot after a restart: rows read now are newer than `tag`, the slot's
+    // confirmed position; the stream replays everything after `tag`, so each row still ends
+    // at its latest state (docs/architecture.md, "Finishing a snapshot after a crash").
+    auto begin = meta.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (!begin.ok()) return begin.status();
+    auto r = meta.Exec("SELECT pg_export_snapshot()");
+    if (!r.ok()) return r.status();
+    name = GetText(r->get(), 0, 0);
+  }
+  auto first = OpenSnapshotConn(options_.dsn, name);
+  if (!first.ok()) return first.status();
+  SLUICE_RETURN_IF_ERROR(PlanTables(*first, todo));
+  std::vector<TableProgress> progress;
+  std::vector<RangeJob> jobs = SnapshotJobs(*first, todo, &progress);
+  std::vector<PgConn> conns;
+  conns.push_back(std::move(first).value());
+  size_t readers = std::min<size_t>(static_cast<size_t>(options_.snapshot_parallelism),
+                                    std::max<size_t>(jobs.size(), 1));
+  while (conns.size() < readers) {
+    auto c = OpenSnapshotConn(options_.dsn, name);
+    if (!c.ok()) return c.status();
+    conns.push_back(std::move(c).value());
+  }
+  if (snapshot_name.empty()) {
+    // Every reader holds the snapshot now; the exporting transaction may end.
+    auto commit = meta.Exec("COMMIT");
+    if (!commit.ok()) return commit.status();
+  }
+  spdlog::info("pipeline {}: snapshot at {}: {} ranges of {} tables over {} connections",
+               ctx_.pipeline, tag.ToString(), jobs.size(), todo.size(), conns.size());
+  SnapshotWorkers workers(
+      std::move(conns), std::move(jobs),
+      {&types_, ctx_.source, tag, SnapshotLimits{ctx_.batch_max_changes, ctx_.batch_max_bytes}});
+  workers.Start();
+  std::vector<int64_t> job_rows(workers.jobs().size(), 0);
+  auto last_log = std::chrono::steady_clock::now();
+  ReportSnapshot(progress, true);
+  while (!workers.finished()) {
+    if (stop) return Status::Cancelled("stopping during snapshot");
+    auto piece = workers.Next(milliseconds(200));
+    if (!piece.ok()) return piece.status();
+    if (piece->has_value() &&
+        !EmitPiece(std::move(**piece), workers.jobs(), job_rows, progress, out)) {
+      return Status::Cancelled("stopping during snapshot");
+    }
+    SLUICE_RETURN_IF_ERROR(PollLag(meta, tag));
+    bool log = std::chrono::steady_clock::now() - last_log >= kProgressLogInterval;
+    if (log) last_log = std::chrono::steady_clock::now();
+    ReportSnapshot(progress, log);
+  }
+  ReportSnapshot(progress, true);
+  return Status::Ok();
+}
+
+Status PostgresSource::PlanTables(PgConn& conn, const std::vector<const TableInfo*>& todo) {
+  bool changed = false;
+  for (const TableInfo* t : todo) {
+    {
+      std::lock_guard lock(state_mu_);
+      auto it = state_.plans.find(t->Qualified());
+      if (it != state_.plans.end() && PlanFits(it->second, *t)) continue;
+      if (it != state_.plans.end()) {
+        spdlog::warn(
+            "pipeline {}: the key of {} changed since its snapshot began; reading it "
+            "again in full",
+            ctx_.pipeline, t->Qualified());
+      }
+    }
+    auto plan = PlanTable(conn, *t, options_.snapshot_chunk_rows);
+    if (!plan.ok()) return plan.status();
+    std::lock_guard lock(state_mu_);
+    state_.plans[t->Qualified()] = std::move(plan).value();
+    changed = true;
+  }
+  if (!changed) return Status::Ok();
+  // The bounds are recorded before any range can be: a restart must split the table the
+  // same way to know what its finished ranges hold.
+  std::lock_guard lock(state_mu_);
+  return SaveState();
+}
+
+std::vector<RangeJob> PostgresSource::SnapshotJobs(const PgConn& conn,
+                                                   const std::vector<const TableInfo*>& todo,
+                                                   std::vector<TableProgress>* progress) {
+  std::vector<RangeJob> jobs;
+  std::lock_guard lock(state_mu_);
+  for (const TableInfo* t : todo) {
+    const TablePlan& plan = state_.plans.at(t->Qualified());
+    // Ranges this process emitted in full are on their way to the sinks: not read again.
+    std::map<size_t, int64_t> emitted;
+    for (const auto& r : snapshot_order_) {
+      if (r.table == t->Qualified()) emitted[r.range] = r.rows;
+    }
+    TableProgress p;
+    p.table = t->Qualified();
+    p.done = &ctx_.metrics.GetGauge("sluice_snapshot_rows_done", "Snapshot rows read, per table",
+                                    {{"table", p.table}});
+    p.estimated = &ctx_.metrics.GetGauge("sluice_snapshot_rows_estimated",
+                                         "Rows the snapshot expects per table (pg_class.reltuples)",
+                                         {{"table", p.table}});
+    p.ranges = plan.ranges();
+    p.rows = plan.rows_done();
+    p.ranges_done = plan.done.size();
+    for (size_t r = 0; r < plan.ranges(); ++r) {
+      if (plan.done.count(r)) continue;
+      if (emitted.count(r)) {
+        p.rows += emitted[r];
+        ++p.ranges_done;
+        continue;
+      }
+      jobs.push_back(RangeJob{t, r, RangeCopySql(conn, *t, plan, r)});
+    }
+    p.estimate = std::max(t->estimated_rows, p.rows);
+    p.done->Set(static_cast<double>(p.rows));
+    p.estimated->Set(static_cast<double>(p.estimate));
+    progress->push_back(std::move(p));
+  }
+  return jobs;
+}
+
+bool PostgresSource::EmitPiece(RangePiece&& piece, const std::vector<RangeJob>& jobs,
+                               std::vector<int64_t>& job_rows, std::vector<TableProgress>& progress,
+                               BatchEmitter& out) {
+  const RangeJob& job = jobs[piece.job];
+  auto rows = static_cast<int64_t>(piece.batch.changes.size());
+  job_rows[piece.job] += rows;
+  TableProgress* p = nullptr;
+  for (auto& candidate : progress) {
+    if (candidate.table == job.table->Qualified()) p = &candidate;
+  }
+  p->rows += rows;
+  if (p->rows > p->estimate) p->estimate = p->rows;
+  p->done->Set(static_cast<double>(p->rows));
+  p->estimated->Set(static_cast<double>(p->estimate));
+  if (piece.last) {
+    {
+      std::lock_guard lock(state_mu_);
+      snapshot_order_.push_back(EmittedRange{p->table, job.range, job_rows[piece.job]});
+      emitted_token_ = snapshot_order_.size();
+    }
+    piece.batch.checkpoint = Checkpoint{Lsn(), emitted_token_};
+    ++p->ranges_done;
+    spdlog::info("pipeline {}: snapshot of {} range {} of {} read ({} rows)", ctx_.pipeline,
+                 p->table, job.range, p->ranges, job_rows[piece.job]);
+  }
+  return out.Emit(std::move(piece.batch), nullptr);
+}
+
+void PostgresSource::ReportSnapshot(std::vector<TableProgress>& progress, bool log) {
+  int64_t rows = 0;
+  int64_t estimate = 0;
+  size_t ranges = 0;
+  size_t ranges_done = 0;
+  std::string tables;
+  for (const auto& p : progress) {
+    rows += p.rows;
+    estimate += p.estimate;
+    ranges += p.ranges;
+    ranges_done += p.ranges_done;
+    if (log) {
+      tables += fmt::format("{}{} {} of ~{} rows, {} of {} ranges", tables.empty() ? "" : "; ",
+                            p.table, p.rows, p.estimate, p.ranges_done, p.ranges);
+    }
+  }
+  ctx_.status->Set(SourcePhase::kSnapshot, fmt::format("{} of ~{} rows, {} of {} ranges read", rows,
+                                                       estimate, ranges_done, ranges));
+  if (log) spdlog::info("pipeline {}: snapshot progress: {}", ctx_.pipeline, tables);
+}
+
+}  // namespace sluice::pg

@@ -1,0 +1,126 @@
+// PostgresSource, streaming half: reading pgoutput from the slot, confirming what every sink
+// made durable, and the lag it reports. (Set-up is in postgres_source.cc, the snapshot in
+// postgres_snapshot.cc.)
+#include <spdlog/spdlog.h>
+
+#include "connectors/postgres/change_builder.h"
+#include "connectors/postgres/pgoutput_decoder.h"
+#include "connectors/postgres/postgres_source.h"
+
+namespace sluice::pg {
+
+using std::chrono::milliseconds;
+
+namespace {
+constexpr auto kLagPollInterval = std::chrono::seconds(5);
+}  // namespace
+
+Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop) {
+  KeyColumns keys;
+  for (const auto& t : tables_) keys[{t.schema, t.name}] = t.key_columns;
+  ChangeBuilder builder(ctx_.source, std::move(keys), types_);
+  Batch batch;
+  auto housekeeping = [&] {
+    if (std::chrono::steady_clock::now() - last_status_ >= options_.status_interval) {
+      (void)SendStatus(false);  // a broken connection shows up on the next read
+    }
+  };
+  auto emit = [&] {
+    if (batch.checkpoint.lsn.valid()) last_emitted_commit_ = batch.checkpoint.lsn;
+    bool ok = out.Emit(std::move(batch), housekeeping);
+    batch = Batch{};
+    return ok;
+  };
+  last_status_ = std::chrono::steady_clock::now();
+  ctx_.status->Set(SourcePhase::kStreaming, "slot " + options_.slot);
+  while (!stop) {
+    if (std::chrono::steady_clock::now() - last_status_ >= options_.status_interval) {
+      SLUICE_RETURN_IF_ERROR(SendStatus(false));
+    }
+    SLUICE_RETURN_IF_ERROR(PollLag(meta, std::max(Lsn(confirmed_.load()), idle_flush_)));
+    bool pending = !batch.changes.empty() || !batch.checkpoint.empty();
+    auto next = stream_->Next(pending ? milliseconds(0) : milliseconds(100));
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) {
+      if (pending && !emit()) return Status::Cancelled("stopping");
+      continue;
+    }
+    const StreamMessage& m = **next;
+    if (m.wal_end > received_) received_ = m.wal_end;
+    if (m.type == 'k') {
+      // Nothing in flight and no transaction open: everything up to the server's sent
+      // position is accounted for, so the slot may advance past WAL that other tables wrote.
+      bool quiet = !builder.in_transaction() && !pending &&
+                   Lsn(confirmed_.load()) >= last_emitted_commit_ &&
+                   confirmed_token_.load() >= emitted_token_;
+      if (quiet && m.wal_end > idle_flush_) idle_flush_ = m.wal_end;
+      if (m.reply_requested) SLUICE_RETURN_IF_ERROR(SendStatus(false));
+      continue;
+    }
+    auto decoded = DecodePgoutput(m.payload);
+    if (!decoded.ok()) return decoded.status();
+    auto effect = builder.Apply(*decoded, &batch);
+    if (!effect.ok()) return effect.status();
+    if (effect->commit) batch.checkpoint = Checkpoint{effect->commit_end, emitted_token_};
+    if (batch.changes.size() >= ctx_.batch_max_changes || batch.bytes >= ctx_.batch_max_bytes) {
+      if (!emit()) return Status::Cancelled("stopping");
+    }
+  }
+  return Status::Cancelled("stopping");
+}
+
+Status PostgresSource::PollLag(PgConn& meta, Lsn confirmed) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_lag_poll_ < kLagPollInterval) return Status::Ok();
+  last_lag_poll_ = now;
+  auto r = meta.Exec("SELECT pg_current_wal_lsn()");
+  if (!r.ok()) return r.status();
+  Lsn end = Lsn::Parse(GetText(r->get(), 0, 0)).value_or(Lsn());
+  lag_bytes_.Set(end > confirmed ? static_cast<double>(end.value() - confirmed.value()) : 0.0);
+  return Status::Ok();
+}
+
+Status PostgresSource::SendStatus(bool reply_requested) {
+  if (!stream_) return Status::Ok();
+  Lsn flush = std::max(Lsn(confirmed_.load()), idle_flush_);
+  last_status_ = std::chrono::steady_clock::now();
+  confirmed_lsn_.Set(static_cast<double>(flush.value()));
+  return stream_->SendStatus(std::max(received_, flush), flush, reply_requested);
+}
+
+void PostgresSource::Confirm(const Checkpoint& checkpoint) {
+  // Snapshot progress is recorded before the LSN may reach the server: a crash in between
+  // then re-reads nothing that is done.
+  if (checkpoint.token > confirmed_token_.load()) {
+    std::lock_guard lock(state_mu_);
+    size_t from = confirmed_token_.load();
+    size_t upto = std::min<size_t>(checkpoint.token, snapshot_order_.size());
+    for (size_t i = from; i < upto; ++i) {
+      const EmittedRange& r = snapshot_order_[i];
+      MarkRangeDone(&state_, r.table, r.range, r.rows);
+      spdlog::debug("pipeline {}: snapshot of {} range {} durable", ctx_.pipeline, r.table,
+                    r.range);
+    }
+    confirmed_token_ = upto;
+    Status s = SaveState();
+    if (!s.ok()) {
+      spdlog::error("pipeline {}: cannot record snapshot progress: {}", ctx_.pipeline,
+                    s.ToString());
+    }
+  }
+  uint64_t lsn = checkpoint.lsn.value();
+  uint64_t cur = confirmed_.load();
+  while (lsn > cur && !confirmed_.compare_exchange_weak(cur, lsn)) {
+  }
+}
+
+void PostgresSource::Shutdown() {
+  if (!stream_) return;
+  Status s = SendStatus(false);
+  spdlog::info("pipeline {}: confirmed {} to slot {}{}", ctx_.pipeline,
+               std::max(Lsn(confirmed_.load()), idle_flush_).ToString(), options_.slot,
+               s.ok() ? "" : " (not sent: " + s.message() + ")");
+  stream_.reset();
+}
+
+}  // namespace sluice::pg

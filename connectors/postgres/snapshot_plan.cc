@@ -1,0 +1,68 @@
+#include "connectors/postgres/snapshot_plan.h"
+
+namespace sluice::pg {
+
+namespace {
+
+std::string KeyList(const PgConn& conn, const std::vector<std::string>& key) {
+  std::string out;
+  for (const auto& k : key) out += (out.empty() ? "" : ", ") + conn.Ident(k);
+  return out;
+}
+
+std::string RowOf(const PgConn& conn, const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ", ") + conn.Literal(v);
+  return "ROW(" + out + ")";
+}
+
+std::string TableName(const PgConn& conn, const TableInfo& t) {
+  return conn.Ident(t.schema) + "." + conn.Ident(t.name);
+}
+
+}  // namespace
+
+Result<TablePlan> PlanTable(PgConn& conn, const TableInfo& table, int64_t chunk_rows) {
+  TablePlan plan;
+  plan.key = table.key_columns;
+  if (plan.key.empty() || chunk_rows <= 0) return plan;
+  std::string keys = KeyList(conn, plan.key);
+  std::string sql = "SELECT " + keys + " FROM (SELECT " + keys + ", row_number() OVER (ORDER BY " +
+                    keys + ") AS sluice_rn FROM " + TableName(conn, table) +
+                    ") b WHERE sluice_rn % " + std::to_string(chunk_rows) +
+                    " = 0 ORDER BY sluice_rn";
+  auto r = conn.Exec(sql);
+  if (!r.ok()) return r.status().WithContext("splitting " + table.Qualified() + " into ranges");
+  int rows = PQntuples(r->get());
+  int cols = PQnfields(r->get());
+  plan.bounds.reserve(static_cast<size_t>(rows));
+  for (int i = 0; i < rows; ++i) {
+    std::vector<std::string> bound;
+    for (int c = 0; c < cols; ++c) bound.push_back(GetText(r->get(), i, c));
+    plan.bounds.push_back(std::move(bound));
+  }
+  return plan;
+}
+
+bool PlanFits(const TablePlan& plan, const TableInfo& table) {
+  return plan.key == table.key_columns;
+}
+
+std::string RangeCopySql(const PgConn& conn, const TableInfo& table, const TablePlan& plan,
+                         size_t range) {
+  std::string cols;
+  for (const auto& c : table.columns) cols += (cols.empty() ? "" : ", ") + conn.Ident(c.name);
+  std::string sql = "COPY (SELECT " + cols + " FROM " + TableName(conn, table);
+  std::string where;
+  std::string key = "ROW(" + KeyList(conn, plan.key) + ")";
+  if (range > 0 && range - 1 < plan.bounds.size()) {
+    where = key + " > " + RowOf(conn, plan.bounds[range - 1]);
+  }
+  if (range < plan.bounds.size()) {
+    where += (where.empty() ? "" : " AND ") + key + " <= " + RowOf(conn, plan.bounds[range]);
+  }
+  if (!where.empty()) sql += " WHERE " + where;
+  return sql + ") TO STDOUT";
+}
+
+}  // namespace sluice::pg

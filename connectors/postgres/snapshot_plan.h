@@ -1,0 +1,30 @@
+// Splitting a table's snapshot into key ranges: choosing the bounds (in the snapshot being
+// read) and the COPY statement that reads one range.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "connectors/postgres/catalog.h"
+#include "connectors/postgres/pg_conn.h"
+#include "connectors/postgres/source_state.h"
+
+namespace sluice::pg {
+
+// A plan for `table` with ranges of about `chunk_rows` rows: every chunk_rows-th key in key
+// order becomes a bound (one index-ordered pass over the key, inside the connection's
+// current transaction and snapshot). A table without key columns, or with at most
+// `chunk_rows` rows, gets one range.
+Result<TablePlan> PlanTable(PgConn& conn, const TableInfo& table, int64_t chunk_rows);
+
+// The plan still fits the table: it was made for the same key columns.
+bool PlanFits(const TablePlan& plan, const TableInfo& table);
+
+// `COPY (SELECT <columns> FROM table WHERE <range>) TO STDOUT` for range `range` of `plan`.
+// Bounds are written as literals of unknown type, which PostgreSQL reads as the key
+// column's type, so the row comparison can use the key's index.
+std::string RangeCopySql(const PgConn& conn, const TableInfo& table, const TablePlan& plan,
+                         size_t range);
+
+}  // namespace sluice::pg
