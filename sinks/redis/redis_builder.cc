@@ -60,39 +60,40 @@ std::vector<std::pair<std::string, std::string>> RowHash(const Row& row) {
   return out;
 }
 
-void AppendRecord(Format format, const Change& change, const RecordKeys& keys, ArgList* args) {
+void AppendRecord(Format format, const Change& change, const RecordKeys& keys, size_t table,
+                  ArgList* args) {
   bool del = change.op == Op::kDelete || !change.after;
-  args->Add(del ? "d" : "u");
-  args->Add(keys.key);
-  args->Add(keys.pos_key);
-  args->Add(PositionHex(change.position));
-  args->Add(keys.mark_key);
-  args->Add(keys.old_key);
-  args->Add(keys.old_pos_key);
-  if (del) {
-    args->Add("0");  // no unchanged columns
-    args->Add("0");  // no fields
-    return;
-  }
-  const Row& row = *change.after;
   size_t unchanged = 0;
-  for (const Field& f : row) unchanged += f.value.is_unchanged() ? 1 : 0;
-  args->Add(std::to_string(unchanged));
-  for (const Field& f : row) {
-    if (!f.value.is_unchanged()) continue;
-    if (format == Format::kJson) {
-      std::string* b = args->buffer();
-      b->push_back('"');
-      AppendJsonEscaped(b, f.name);
-      b->push_back('"');
-      args->EndArg();
-    } else {
-      args->Add(f.name);
+  if (!del) {
+    for (const Field& f : *change.after) unchanged += f.value.is_unchanged() ? 1 : 0;
+  }
+  int flags = (keys.old_key.empty() ? 0 : 1) | (unchanged > 0 ? 2 : 0);
+  std::string* b = args->buffer();
+  b->push_back(del ? 'd' : 'u');
+  b->push_back(static_cast<char>('0' + flags));
+  b->append(PositionHex(change.position));
+  b->append(std::to_string(table));
+  args->EndArg();
+  args->Add(keys.key);
+  if (!keys.old_key.empty()) args->Add(keys.old_key);
+  if (del) return;
+  const Row& row = *change.after;
+  if (unchanged > 0) {
+    args->Add(std::to_string(unchanged));
+    for (const Field& f : row) {
+      if (!f.value.is_unchanged()) continue;
+      if (format == Format::kJson) {
+        b->push_back('"');
+        AppendJsonEscaped(b, f.name);
+        b->push_back('"');
+        args->EndArg();
+      } else {
+        args->Add(f.name);
+      }
     }
   }
   if (format == Format::kJson) {
-    args->Add("1");
-    JsonWriter w(args->buffer());
+    JsonWriter w(b);
     w.RowObject(row);
     args->EndArg();
     return;
@@ -105,6 +106,14 @@ void AppendRecord(Format format, const Change& change, const RecordKeys& keys, A
     args->Add(f.name);
     args->Add(f.value.text);
   }
+}
+
+void AppendTables(std::string_view meta, const std::vector<const TableId*>& tables, ArgList* args) {
+  for (const TableId* t : tables) {
+    args->Add(PosKeyPrefix(meta, *t));
+    args->Add(MarkKey(meta, *t));
+  }
+  args->Add(std::to_string(tables.size()));
 }
 
 }  // namespace sluice::redis

@@ -18,13 +18,10 @@ enum class Format { kJson, kHash };
 std::string PositionHex(const Position& p);
 
 // The keys one change touches. `old_key` is empty unless an update moved the row to a
-// different Redis key.
+// different Redis key. The script derives their position keys from the table's prefix.
 struct RecordKeys {
-  std::string key;          // the value users read
-  std::string pos_key;      // the position beside it
-  std::string mark_key;     // the table's truncate marker
-  std::string old_key;      // key-changing update: the entry to remove
-  std::string old_pos_key;  // ...and its position key
+  std::string key;      // the value users read
+  std::string old_key;  // key-changing update: the entry to remove
 };
 
 // Names of the sink's own keys, under `meta_prefix` ("sluice:"):
@@ -63,14 +60,22 @@ class ArgList {
   std::vector<size_t> ends_;
 };
 
-// Appends the apply-script record of one read/insert/update/delete change:
-//   op ("u" upsert | "d" delete), key, pos_key, position, mark_key, old_key, old_pos_key,
-//   n_unchanged, unchanged names..., n_fields, fields...
-// json: unchanged names are the JSON member names as stored (quoted, escaped); one field,
-//       the row as a JSON object without the unchanged columns.
-// hash: unchanged names are plain column names; fields are name/value pairs (two arguments
-//       each); NULL columns are left out (an absent field is NULL).
-void AppendRecord(Format format, const Change& change, const RecordKeys& keys, ArgList* args);
+// Appends the apply-script record of one read/insert/update/delete change of the table
+// numbered `table` (1-based) in the call's table list (AppendTables). Few arguments per
+// change, since Redis pays for each one:
+//   header: op ('u' upsert | 'd' delete), flags digit (1: an old key follows the key,
+//           2: unchanged names follow; 3: both), the position (32 hex digits), table number
+//   key, [old_key], [n_unchanged, unchanged names...], then for upserts only:
+//   json: the row as a JSON object without the unchanged columns; unchanged names are the
+//         JSON member names as stored (quoted, escaped);
+//   hash: n_fields, then name/value pairs (two arguments each), NULL columns left out (an
+//         absent field is NULL); unchanged names are plain column names.
+void AppendRecord(Format format, const Change& change, const RecordKeys& keys, size_t table,
+                  ArgList* args);
+
+// Appends the table list that ends an apply call: per table its position-key prefix and
+// truncate marker key (under `meta`), then the number of tables.
+void AppendTables(std::string_view meta, const std::vector<const TableId*>& tables, ArgList* args);
 
 // The value as users read it, for tests and tools: the JSON object text (json) or the
 // field/value pairs (hash) of `row`, unchanged columns left out.

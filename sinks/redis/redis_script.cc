@@ -9,15 +9,10 @@ namespace sluice::redis {
 const char* const kApplyScript = R"lua(#!lua
 -- sluice redis sink: see sinks/redis/redis_script.h for the contract.
 
--- a < b for positions: 32 hex digits, compared 8 at a time (Lua numbers are doubles).
+-- a < b for positions: both are 32 lowercase hex digits, so the string order is the
+-- numeric order (Lua compares strings with strcoll; every locale orders 0-9 before a-f).
 local function older(a, b)
-  if a == b then return false end
-  for i = 1, 25, 8 do
-    local x = tonumber(string.sub(a, i, i + 7), 16)
-    local y = tonumber(string.sub(b, i, i + 7), 16)
-    if x ~= y then return x < y end
-  end
-  return false
+  return a < b
 end
 
 local function set_px(k, v, px)
@@ -111,25 +106,21 @@ local function mark_of(mk)
   return m
 end
 
--- Returns 1 applied, 0 skipped (older than what is stored), 2 applied with a column missing.
-local function apply(op, k, pk, pos, mk, ok_, opk, unchanged, fields)
-  local cur = redis.call('GET', pk)
-  if cur and older(pos, cur) then return 0 end
-  local m = mark_of(mk)
-  if m and older(pos, m) then return 0 end
-  local moved = false
-  if ok_ ~= '' then
-    local ocur = redis.call('GET', opk)
-    moved = not ocur or not older(pos, ocur)
-  end
-  local base_key = moved and ok_ or k
+-- Positions are stored as their 32 hex digits; a tombstone (the position of a delete) has
+-- a 'd' after them. Comparing the stored text with a new position's 32 digits still gives
+-- their order, since a tombstone's digits are its prefix.
+local function is_tombstone(stored) return #stored > 32 end
+
+-- Writes the value of an upsert (or removes it for a delete) and the old key of a move.
+-- Returns 1, or 2 when an unchanged column had no stored value to merge.
+local function write_value(op, k, ok_, moved, unchanged, body)
   local result = 1
+  local base_key = moved and ok_ or k
   if op == 'd' then
     redis.call('UNLINK', k)
-    set_px(pk, pos, tomb)
   elseif fmt == 'j' then
-    local doc = fields[1]
-    if #unchanged > 0 then
+    local doc = body
+    if unchanged then
       local base = redis.call('GET', base_key)
       if not base and base_key ~= k then base = redis.call('GET', k) end
       local extra = {}
@@ -138,15 +129,15 @@ local function apply(op, k, pk, pos, mk, ok_, opk, unchanged, fields)
         if v then extra[#extra + 1] = q .. ':' .. v else result = 2 end
       end
       if #extra > 0 then
-        local body = table.concat(extra, ',')
-        if doc == '{}' then doc = '{' .. body .. '}'
-        else doc = string.sub(doc, 1, -2) .. ',' .. body .. '}' end
+        local more = table.concat(extra, ',')
+        if doc == '{}' then doc = '{' .. more .. '}'
+        else doc = string.sub(doc, 1, -2) .. ',' .. more .. '}' end
       end
     end
     set_px(k, doc, ttl)
-    set_px(pk, pos, pos_ttl)
   else
-    if #unchanged > 0 then
+    local fields = body
+    if unchanged then
       local vals = redis.call('HMGET', base_key, unpack(unchanged))
       for j, name in ipairs(unchanged) do
         if vals[j] then
@@ -160,29 +151,85 @@ local function apply(op, k, pk, pos, mk, ok_, opk, unchanged, fields)
     redis.call('UNLINK', k)
     if #fields > 0 then redis.call('HSET', k, unpack(fields)) end
     if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
-    set_px(pk, pos, pos_ttl)
   end
-  if moved then
-    redis.call('UNLINK', ok_)
-    set_px(opk, pos, tomb)
-  end
+  if moved then redis.call('UNLINK', ok_) end
   return result
+end
+
+-- Returns 1 applied, 0 skipped (older than what is stored), 2 applied with a column missing.
+-- The position is swapped in first (SET ... GET: one call reads and writes it) and put back
+-- when the change turns out older, or when writing the value fails.
+local function apply(op, k, pk, pos, mk, ok_, opk, unchanged, body)
+  local m = mark_of(mk)
+  if m and older(pos, m) then return 0 end
+  local cur = redis.call('SET', pk, op == 'd' and pos .. 'd' or pos, 'KEEPTTL', 'GET')
+  if cur and older(pos, cur) then
+    redis.call('SET', pk, cur, 'KEEPTTL')
+    return 0
+  end
+  local moved = false
+  if ok_ ~= '' then
+    local ocur = redis.call('GET', opk)
+    moved = not ocur or not older(pos, ocur)
+  end
+  local ok, r = pcall(write_value, op, k, ok_, moved, unchanged, body)
+  if not ok then
+    if cur then redis.call('SET', pk, cur, 'KEEPTTL') else redis.call('DEL', pk) end
+    error(r, 0)
+  end
+  local want = op == 'd' and tomb or pos_ttl
+  if want > 0 then
+    redis.call('PEXPIRE', pk, want)
+  elseif cur and is_tombstone(cur) then
+    redis.call('PERSIST', pk)  -- a tombstone's expiry must not outlive it
+  end
+  if moved then set_px(opk, pos .. 'd', tomb) end
+  return r
+end
+
+-- The table list at the end of ARGV: prefix and marker per table, then their number.
+local n = #ARGV
+local ntab = tonumber(ARGV[n])
+local tabs = n - 2 * ntab
+local prefix, markkey = {}, {}
+for t = 1, ntab do
+  prefix[t] = ARGV[tabs + 2 * t - 2]
+  markkey[t] = ARGV[tabs + 2 * t - 1]
 end
 
 local applied, skipped, notes = 0, 0, {}
 local a, rec = 6, 0
-local width = fmt == 'h' and 2 or 1
-while a <= #ARGV do
+while a < tabs do
   rec = rec + 1
-  local nu = tonumber(ARGV[a + 7])
-  local unchanged = {}
-  for j = 1, nu do unchanged[j] = ARGV[a + 7 + j] end
-  local b = a + 8 + nu
-  local nf = tonumber(ARGV[b]) * width
-  local fields = {}
-  for j = 1, nf do fields[j] = ARGV[b + j] end
-  local ok, r = pcall(apply, ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
-                      ARGV[a + 5], ARGV[a + 6], unchanged, fields)
+  local h = ARGV[a]
+  local op, flags = string.sub(h, 1, 1), string.byte(h, 2) - 48
+  local pos, t = string.sub(h, 3, 34), tonumber(string.sub(h, 35))
+  local k = ARGV[a + 1]
+  a = a + 2
+  local ok_, opk = '', ''
+  if flags % 2 == 1 then
+    ok_ = ARGV[a]
+    opk = prefix[t] .. ok_
+    a = a + 1
+  end
+  local unchanged = nil
+  if flags >= 2 then
+    local nu = tonumber(ARGV[a])
+    unchanged = {unpack(ARGV, a + 1, a + nu)}
+    a = a + 1 + nu
+  end
+  local body = nil
+  if op ~= 'd' then
+    if fmt == 'j' then
+      body = ARGV[a]
+      a = a + 1
+    else
+      local nf = tonumber(ARGV[a]) * 2
+      body = {unpack(ARGV, a + 1, a + nf)}
+      a = a + 1 + nf
+    end
+  end
+  local ok, r = pcall(apply, op, k, prefix[t] .. k, pos, markkey[t], ok_, opk, unchanged, body)
   if not ok then
     notes[#notes + 1] = rec
     notes[#notes + 1] = type(r) == 'table' and (r.err or 'error') or tostring(r)
@@ -195,7 +242,6 @@ while a <= #ARGV do
       notes[#notes + 1] = 'partial'
     end
   end
-  a = b + 1 + nf
 end
 local out = {applied, skipped}
 for _, v in ipairs(notes) do out[#out + 1] = v end

@@ -4,12 +4,15 @@
 // Contract (ARGV only; numkeys is 0, so the sink does not support Redis Cluster):
 //
 //   apply: "apply", format ("j" | "h"), ttl_ms (0: none), tombstone_ms (0: forever),
-//          pos_ttl_ms (0: forever), then one record per change (redis_builder.h). For each:
+//          pos_ttl_ms (0: forever), then one record per change, then the table list
+//          (both in redis_builder.h); a record's position key is its table's prefix + key.
+//          For each record:
 //          - skipped when <pos_key> or the table's truncate marker holds a newer position;
 //          - upsert: json SETs the object, merging each unchanged-TOAST member from the value
 //            stored before (under the old key when the update moved the row); hash replaces
 //            the hash, keeping the unchanged fields' stored values; then SET <pos_key>;
-//          - delete: UNLINK the value and keep <pos_key> as a tombstone for tombstone_ms;
+//          - delete: UNLINK the value and keep <pos_key> as a tombstone for tombstone_ms
+//            (a tombstone is the position followed by "d");
 //          - old_key (a key-changing update): the old value is removed and its position key
 //            becomes a tombstone, unless it holds a newer position.
 //          Returns {applied, skipped, i, note, ...}: i is the 1-based record and note is

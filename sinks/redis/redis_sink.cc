@@ -14,6 +14,7 @@ struct RedisSink::Chunk {
   ArgList args;
   std::vector<size_t> record_change;                    // record i (0-based) -> change index
   std::vector<std::pair<size_t, std::string>> rejects;  // changes rejected while building
+  std::vector<const TableId*> tables;                   // the call's table list
   size_t begin = 0;
   size_t end = 0;  // changes [begin, end)
 };
@@ -90,17 +91,11 @@ Status RedisSink::BuildKeys(const Change& c, RecordKeys* keys) {
   const Row* after = c.after ? &*c.after : nullptr;
   const Row* before = c.before ? &*c.before : nullptr;
   SLUICE_RETURN_IF_ERROR(key_.Render(*c.table, {&c.key, after, before}, c.key, &keys->key));
-  keys->pos_key = PosKey(options_.meta_prefix, *c.table, keys->key);
-  keys->mark_key = MarkKey(options_.meta_prefix, *c.table);
   keys->old_key.clear();
-  keys->old_pos_key.clear();
   if (c.old_key) {
     std::string old;
     SLUICE_RETURN_IF_ERROR(key_.Render(*c.table, {&*c.old_key, before}, *c.old_key, &old));
-    if (old != keys->key) {
-      keys->old_pos_key = PosKey(options_.meta_prefix, *c.table, old);
-      keys->old_key = std::move(old);
-    }
+    if (old != keys->key) keys->old_key = std::move(old);
   }
   return Status::Ok();
 }
@@ -130,6 +125,16 @@ Status RedisSink::Write(const Batch& batch) {
     i = done;
   }
   return Status::Ok();
+}
+
+// The 1-based number of `table` in the chunk's table list, added if missing. Batches hold
+// few tables, so a linear search by identity (changes share one TableId) is the fast path.
+size_t RedisSink::TableNumber(Chunk& chunk, const TableId* table) {
+  for (size_t i = 0; i < chunk.tables.size(); ++i) {
+    if (chunk.tables[i] == table || *chunk.tables[i] == *table) return i + 1;
+  }
+  chunk.tables.push_back(table);
+  return chunk.tables.size();
 }
 
 Status RedisSink::ApplyRange(const Batch& batch, size_t begin, size_t end, size_t* done) {
@@ -165,9 +170,10 @@ Status RedisSink::ApplyRange(const Batch& batch, size_t begin, size_t end, size_
         *done = chunk.begin;
         return s.WithContext("sink " + name_);
       }
-      AppendRecord(options_.format, c, keys, &chunk.args);
+      AppendRecord(options_.format, c, keys, TableNumber(chunk, c.table.get()), &chunk.args);
       chunk.record_change.push_back(i);
     }
+    AppendTables(options_.meta_prefix, chunk.tables, &chunk.args);
     chunk.end = i;
     Status s = RunChunk(batch, chunk);
     if (!s.ok()) {

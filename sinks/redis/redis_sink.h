@@ -62,6 +62,7 @@ class RedisSink : public Sink {
   Status EnsureReady();
   Status LoadScript();
   Status BuildKeys(const Change& change, RecordKeys* keys);
+  static size_t TableNumber(Chunk& chunk, const TableId* table);
   // Applies changes [begin, end) (no truncates among them); `*done` is the first change not
   // yet applied when it fails.
   Status ApplyRange(const Batch& batch, size_t begin, size_t end, size_t* done);

@@ -107,34 +107,42 @@ TEST_CASE("RedisBuilder: script records for json, hash and delete", "[unit][redi
                 {"note", Value::Null()},
                 {"doc", Value::Of(ValueKind::kJson, "{\"x\": [1, 2]}")}};
   c.position = {Lsn(0x10), 2};
-  RecordKeys keys{"products:1", "sluice:pos:x:products:1", "sluice:trunc:x", "", ""};
+  RecordKeys keys{"products:1", ""};
   ArgList args;
+  const std::string header =
+      "u200000000000000100000000000000002"
+      "3";  // flags 2, table 3
 
   SECTION("json: unchanged as quoted member names, NULL kept, row without unchanged") {
-    AppendRecord(Format::kJson, c, keys, &args);
+    AppendRecord(Format::kJson, c, keys, 3, &args);
     CHECK(Args(args) ==
-          std::vector<std::string>{"u", "products:1", "sluice:pos:x:products:1",
-                                   "00000000000000100000000000000002", "sluice:trunc:x", "", "",
-                                   "1", "\"body\"", "1",
+          std::vector<std::string>{header, "products:1", "1", "\"body\"",
                                    R"({"id":1,"name":"a \"b\"","note":null,"doc":{"x": [1, 2]}})"});
   }
   SECTION("hash: plain unchanged names, NULL left out, pairs") {
-    AppendRecord(Format::kHash, c, keys, &args);
-    CHECK(Args(args) == std::vector<std::string>{"u", "products:1", "sluice:pos:x:products:1",
-                                                 "00000000000000100000000000000002",
-                                                 "sluice:trunc:x", "", "", "1", "body", "3", "id",
-                                                 "1", "name", "a \"b\"", "doc", "{\"x\": [1, 2]}"});
+    AppendRecord(Format::kHash, c, keys, 3, &args);
+    CHECK(Args(args) == std::vector<std::string>{header, "products:1", "1", "body", "3", "id", "1",
+                                                 "name", "a \"b\"", "doc", "{\"x\": [1, 2]}"});
+  }
+  SECTION("an update without unchanged columns carries only header, key and row") {
+    c.after = Row{{"id", Int("1")}};
+    AppendRecord(Format::kJson, c, keys, 1, &args);
+    CHECK(Args(args) == std::vector<std::string>{"u0000000000000001000000000000000021",
+                                                 "products:1", R"({"id":1})"});
   }
   SECTION("delete carries no payload; old key travels with the record") {
     c.op = Op::kDelete;
     c.after.reset();
     keys.old_key = "products:0";
-    keys.old_pos_key = "sluice:pos:x:products:0";
-    AppendRecord(Format::kJson, c, keys, &args);
-    CHECK(Args(args) == std::vector<std::string>{"d", "products:1", "sluice:pos:x:products:1",
-                                                 "00000000000000100000000000000002",
-                                                 "sluice:trunc:x", "products:0",
-                                                 "sluice:pos:x:products:0", "0", "0"});
+    AppendRecord(Format::kJson, c, keys, 12, &args);
+    CHECK(Args(args) == std::vector<std::string>{"d10000000000000010000000000000000212",
+                                                 "products:1", "products:0"});
+  }
+  SECTION("the table list ends the call") {
+    TableId t{"shop", "public", "products"};
+    AppendTables("sluice:", {&t}, &args);
+    CHECK(Args(args) == std::vector<std::string>{"sluice:pos:shop.public.products:",
+                                                 "sluice:trunc:shop.public.products", "1"});
   }
   SECTION("RowJson and RowHash are what users read") {
     CHECK(RowJson(*c.after) == R"({"id":1,"name":"a \"b\"","note":null,"doc":{"x": [1, 2]}})");
