@@ -43,14 +43,15 @@ void Unflushed::Add(const Batch& batch) {
 }
 
 void Unflushed::Flushed(SinkMetrics& metrics, int64_t now_us) {
-  for (size_t i = 0; i < by_op_.size(); ++i) {
-    if (by_op_[i] > 0) metrics.changes[i]->Add(by_op_[i]);
-  }
-  metrics.batches.Add(batches_);
-  metrics.bytes.Add(bytes_);
+  // Latencies first: a scrape that sees the change counters also sees their latencies.
   for (int64_t commit : commit_us_) {
     double seconds = static_cast<double>(now_us - commit) / 1e6;
     metrics.apply_latency.Observe(seconds < 0 ? 0 : seconds);
+  }
+  metrics.batches.Add(batches_);
+  metrics.bytes.Add(bytes_);
+  for (size_t i = 0; i < by_op_.size(); ++i) {
+    if (by_op_[i] > 0) metrics.changes[i]->Add(by_op_[i]);
   }
   by_op_.fill(0);
   batches_ = 0;

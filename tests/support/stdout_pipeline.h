@@ -13,7 +13,7 @@
 
 namespace sluice::test {
 
-// A config with state in DIR/state, source `src` (postgres, `dsn`), the YAML body of
+// A config with state in DIR/state, endpoints on a free loopback port, source `src` (postgres, `dsn`), the YAML body of
 // `sinks:` and of `pipelines:` (both indented two spaces).
 std::string SluiceConfig(const TempDir& dir, const std::string& dsn, const std::string& sinks,
                          const std::string& pipes);
