@@ -1,0 +1,151 @@
+# shellcheck shell=bash
+#
+# bench/lib.sh -- what the benchmark scripts share. Sourced by bench/run and by each
+# bench/<name>.sh. bench/run builds the binaries, starts PostgreSQL and Redis, and
+# exports (every script relies on these):
+#
+#   BENCH_SLUICE     the release sluice binary
+#   BENCH_BUILD      its build dir (bench_es_server, bench_es_bulk, bench_latency in bench/)
+#   BENCH_OUT        where each script writes its report section, <name>.md, and raw data
+#   BENCH_ROWS       rows / changes / documents per measurement (default 1000000)
+#   BENCH_RUNS       measurements per case; tables show the median (default 3)
+#   PGHOST PGPORT PGUSER, BENCH_PG_BINDIR    the throwaway PostgreSQL
+#   BENCH_REDIS_HOST BENCH_REDIS_PORT        the throwaway Redis
+#
+# A script started by hand without them re-runs itself through bench/run
+# (`bench/snapshot.sh` is `bench/run snapshot`).
+#
+# Every background process a script starts runs with its working directory inside a temp
+# dir from sluice_mktemp, so sluice_cleanup (the EXIT trap) stops it: it kills what runs
+# inside the registered dirs, and nothing else.
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib/servers.sh
+source "$BENCH_ROOT/scripts/lib/servers.sh"
+
+# bench_init NAME
+#   Start of every bench/<name>.sh: re-runs through bench/run when started by hand, sets
+#   the log prefix and the clean-up trap, and opens the report section $BENCH_OUT/NAME.md.
+bench_init() {
+  local name=$1
+  if [[ -z ${BENCH_OUT:-} ]]; then
+    exec "$BENCH_ROOT/bench/run" "$name"
+  fi
+  SLUICE_LOG_PREFIX="bench $name"
+  sluice_install_traps sluice_cleanup
+  BENCH_SECTION=$BENCH_OUT/$name.md
+  : >"$BENCH_SECTION"
+}
+
+# bench_heading TITLE
+#   Opens the section: "## TITLE" and when, on which commit and at which sizes it was
+#   measured (sections of earlier runs may sit beside it in the report).
+bench_heading() {
+  bench_md "## $1" "" "_Measured $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(git -C "$BENCH_ROOT" rev-parse --short HEAD), BENCH_ROWS=${BENCH_ROWS:-}, BENCH_RUNS=${BENCH_RUNS:-}._" ""
+}
+
+# bench_md LINE...   Appends lines to this benchmark's report section.
+bench_md() {
+  printf '%s\n' "$@" >>"$BENCH_SECTION"
+}
+
+# bench_now          Prints the wall clock in seconds with microseconds.
+bench_now() {
+  printf '%s\n' "$EPOCHREALTIME"
+}
+
+# bench_calc EXPR    Prints the value of an awk expression (floating point).
+bench_calc() {
+  awk "BEGIN { printf \"%.6g\\n\", $1 }"
+}
+
+# bench_rate COUNT SECONDS   Prints COUNT/SECONDS rounded to a whole number.
+bench_rate() {
+  awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f\n", n / s }'
+}
+
+# bench_median VALUE...      Prints the median of the values.
+bench_median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# bench_pct PART WHOLE       Prints PART/WHOLE as a percentage with no decimals ("87%").
+bench_pct() {
+  awk -v p="$1" -v w="$2" 'BEGIN { if (w > 0) printf "%.0f%%\n", 100 * p / w; else print "n/a" }'
+}
+
+# bench_fmt NUMBER           Prints a whole number with thousands separators (1,234,567).
+bench_fmt() {
+  awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); out = "";
+    while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+    print s out }'
+}
+
+# bench_psql DB [PSQL_ARGS...]   psql as the superuser, unaligned, tuples only.
+bench_psql() {
+  local db=$1
+  shift
+  "$BENCH_PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$db" "$@"
+}
+
+# bench_log_time LOG REGEX   Prints the epoch time (s.us) of the first line of a sluice
+#   text log matching REGEX, from the line's own timestamp; fails if there is none.
+bench_log_time() {
+  local line stamp
+  line=$(grep -m1 -E "$2" "$1") || return 1
+  stamp=${line%% *}
+  date -u -d "$stamp" +%s.%6N
+}
+
+# bench_sluice_start VAR DIR CONFIG
+#   Starts `sluice run -c CONFIG` in its own session with working directory DIR (a
+#   sluice_mktemp dir, so clean-up stops it), its log in DIR/sluice.log, and stores its pid
+#   in VAR.
+bench_sluice_start() {
+  local _bss_var=$1 dir=$2 config=$3
+  (cd "$dir" && exec setsid "$BENCH_SLUICE" run -c "$config" </dev/null >"$dir/sluice.out" 2>>"$dir/sluice.log") &
+  printf -v "$_bss_var" '%s' "$!"
+}
+
+# bench_sluice_stop PID      SIGTERM, then waits (60 s) for a clean exit; fails otherwise.
+bench_sluice_stop() {
+  local pid=$1 status=0
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! sluice_wait_for 60 _sluice_pid_gone "$pid"; then
+    kill -KILL "$pid" 2>/dev/null || true
+    sluice_log "error: sluice (pid $pid) did not stop within 60 s of SIGTERM"
+    return 1
+  fi
+  wait "$pid" || status=$?
+  if ((status != 0)); then
+    sluice_log "error: sluice exited with status $status"
+    return 1
+  fi
+}
+
+# bench_wait_log SECONDS PID LOG REGEX
+#   Waits until LOG has a line matching REGEX; fails (showing the log's end) if PID exits
+#   first or SECONDS pass.
+bench_wait_log() {
+  local seconds=$1 pid=$2 log=$3 regex=$4
+  local deadline=$((SECONDS + seconds))
+  until grep -qE "$regex" "$log" 2>/dev/null; do
+    if ! sluice_pid_alive "$pid" || ((SECONDS >= deadline)); then
+      sluice_log "error: no log line matching '$regex' (sluice pid $pid); its log ends:"
+      tail -n 20 "$log" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# bench_vmhwm PID            Prints the peak resident set of PID in MiB (VmHWM).
+bench_vmhwm() {
+  awk '/^VmHWM:/ { printf "%.0f\n", $2 / 1024 }' "/proc/$1/status"
+}
+
+# bench_pg_dsn DB            Prints a libpq connection string for DB on the bench server.
+bench_pg_dsn() {
+  printf 'host=%s port=%s user=%s dbname=%s\n' "$PGHOST" "$PGPORT" "$PGUSER" "$1"
+}

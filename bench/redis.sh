@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# bench/redis.sh -- the Redis sink (issue 4).
+#  1. The sink alone: BENCH_ROWS changes from the `generate` source into the `redis` sink,
+#     against redis-benchmark's pipelined SETs of values of the same size.
+#  2. End to end: `postgres | redis` under a steady insert load of 5,000 rows/s (one row a
+#     transaction) for BENCH_LATENCY_SECONDS; commit-to-visible latency by bench_latency.
+# Run through bench/run (see bench/lib.sh).
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_init redis
+
+rows=$BENCH_ROWS
+rate=5000
+redis=(redis-cli -h "$BENCH_REDIS_HOST" -p "$BENCH_REDIS_PORT")
+redis_url=redis://$BENCH_REDIS_HOST:$BENCH_REDIS_PORT/0
+work=""
+sluice_mktemp work bench-redis
+
+# --- 1. the sink alone ------------------------------------------------------------------
+# sink_alone RUN: prints the seconds `sluice run` takes to apply every change and exit.
+sink_alone() {
+  local run=$1 dir pid start seconds status=0 keys
+  dir=$work/alone-r$run
+  mkdir -p "$dir/state"
+  cat >"$dir/sluice.yaml" <<EOF
+state_dir: $dir/state
+log: { format: text, level: info }
+sources:
+  gen:
+    type: generate
+    changes: $rows
+    payload_bytes: 100
+sinks:
+  cache:
+    type: redis
+    url: $redis_url
+pipelines:
+  alone: gen.public.items | cache key="item:{id}"
+EOF
+  "${redis[@]}" flushall >/dev/null
+  start=$(bench_now)
+  bench_sluice_start pid "$dir" "$dir/sluice.yaml"
+  wait "$pid" || status=$?
+  seconds=$(bench_calc "$(bench_now) - $start")
+  if ((status != 0)); then
+    tail -n 20 "$dir/sluice.log" >&2
+    sluice_die "sluice exited with status $status"
+  fi
+  keys=$("${redis[@]}" eval "return #redis.call('keys', 'item:*')" 0)
+  ((keys == rows)) || sluice_die "Redis holds $keys item keys, expected $rows"
+  echo "$seconds"
+}
+
+# raw_set VALUE_BYTES: prints redis-benchmark's SETs per second (64 commands pipelined,
+# random keys out of BENCH_ROWS, values of VALUE_BYTES).
+raw_set() {
+  "${redis[@]}" flushall >/dev/null
+  redis-benchmark -h "$BENCH_REDIS_HOST" -p "$BENCH_REDIS_PORT" -P 64 -t set -n "$rows" \
+    -r "$rows" -d "$1" --csv | awk -F'"' '$2 == "SET" { print $4 }'
+}
+
+value_bytes=""
+sluice_rates=()
+raw_rates=()
+: >"$BENCH_OUT/redis-alone.tsv"
+for ((run = 1; run <= BENCH_RUNS; run++)); do
+  s=$(sink_alone "$run")
+  # The limit writes values as long as the sink's (the row as JSON).
+  [[ -n $value_bytes ]] || value_bytes=$("${redis[@]}" strlen item:1)
+  r=$(raw_set "$value_bytes")
+  sluice_log "run $run: sluice ${s}s ($(bench_rate "$rows" "$s") changes/s), redis-benchmark $r SET/s"
+  sluice_rates+=("$(bench_rate "$rows" "$s")")
+  raw_rates+=("$r")
+  printf '%s\t%s\t%s\n' "$run" "$s" "$r" >>"$BENCH_OUT/redis-alone.tsv"
+done
+"${redis[@]}" flushall >/dev/null
+
+# --- 2. end to end ----------------------------------------------------------------------
+db=bench_redis
+bench_psql postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+bench_psql "$db" <<SQL
+CREATE TABLE lat_items (
+  id         bigint PRIMARY KEY,
+  payload    text,
+  created_at timestamptz DEFAULT clock_timestamp()
+);
+CREATE PUBLICATION bench_redis FOR TABLE lat_items;
+SQL
+
+# end_to_end RUN: prints bench_latency's result line, then "rss=MiB" of sluice.
+end_to_end() {
+  local run=$1 dir pid line rss
+  dir=$work/e2e-r$run
+  mkdir -p "$dir/state"
+  cat >"$dir/sluice.yaml" <<EOF
+state_dir: $dir/state
+log: { format: text, level: info }
+sources:
+  db:
+    type: postgres
+    dsn: "$(bench_pg_dsn "$db")"
+    slot: bench_redis_r$run
+    publication: bench_redis
+sinks:
+  cache:
+    type: redis
+    url: $redis_url
+pipelines:
+  latency: db.public.lat_items | cache key="lat:{id}"
+EOF
+  bench_psql "$db" -c "TRUNCATE lat_items"
+  "${redis[@]}" flushall >/dev/null
+  bench_sluice_start pid "$dir" "$dir/sluice.yaml"
+  bench_wait_log 120 "$pid" "$dir/sluice.log" "streaming from slot" >&2
+  line=$("$BENCH_BUILD/bench/bench_latency" --dsn "$(bench_pg_dsn "$db")" \
+    --redis-host "$BENCH_REDIS_HOST" --redis-port "$BENCH_REDIS_PORT" --table lat_items \
+    --key-prefix lat: --rate "$rate" --seconds "$BENCH_LATENCY_SECONDS" \
+    --out "$BENCH_OUT/redis-latency-r$run.txt")
+  rss=$(bench_vmhwm "$pid")
+  bench_sluice_stop "$pid" >&2
+  bench_psql "$db" -c "SELECT pg_drop_replication_slot('bench_redis_r$run')" >/dev/null
+  echo "$line rss=$rss"
+}
+
+# field NAME LINE: the value of NAME=value in LINE.
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+
+declare -A lat
+: >"$BENCH_OUT/redis-latency.tsv"
+for ((run = 1; run <= BENCH_RUNS; run++)); do
+  line=$(end_to_end "$run")
+  sluice_log "run $run: $line"
+  for f in rate p50_ms p90_ms p99_ms p999_ms max_ms rss; do
+    lat[$f]+=" $(field "$f" "$line")"
+  done
+  printf '%s\t%s\n' "$run" "$line" >>"$BENCH_OUT/redis-latency.tsv"
+done
+
+# --- report -----------------------------------------------------------------------------
+med() { # med FIELD: the median over the runs of an end-to-end field
+  # shellcheck disable=SC2086 # a space-separated list of numbers
+  bench_median ${lat[$1]}
+}
+s=$(bench_median "${sluice_rates[@]}")
+r=$(bench_median "${raw_rates[@]}")
+bench_heading "Redis sink (issue 4)"
+bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction, each a new key) from the" \
+  "\`generate\` source into the \`redis\` sink, against redis-benchmark writing values of the" \
+  "same length (${value_bytes} bytes: the row as JSON) to the same Redis. Each change costs the" \
+  "sink more than one SET: per batch of 1,000 changes one \`EVALSHA\` of its Lua script, which" \
+  "checks and writes the key's position (\`sluice:pos:...\`) beside the value." \
+  "" \
+  "- limit: \`redis-benchmark -P 64 -t set -n $rows -r $rows -d $value_bytes --csv\`" \
+  "- sluice: \`time sluice run -c sluice.yaml\` (\`generate\` with \`changes: $rows\`," \
+  "  \`payload_bytes: 100\`, piped \`| cache key=\"item:{id}\"\`); it exits by itself once every" \
+  "  change is durable in Redis, so the time includes start-up" \
+  "" \
+  "| | changes/s | sluice / limit |" \
+  "| --- | ---: | ---: |" \
+  "| redis-benchmark SET, 64 pipelined | $(bench_fmt "$r") | |" \
+  "| sluice \`generate | redis\` | $(bench_fmt "$s") | $(bench_pct "$s" "$r") |" \
+  "" \
+  "**End to end.** \`postgres | redis\` while \`bench_latency\` inserts $(bench_fmt "$rate") rows/s" \
+  "(one row a transaction, one connection) for ${BENCH_LATENCY_SECONDS} s and polls Redis" \
+  "(pipelined \`EXISTS\` on the oldest keys not yet seen, every 0.2 ms when none appeared)." \
+  "Latency = when the key appeared - when its \`COMMIT\` returned, on one clock. Medians over" \
+  "the runs of each run's percentiles." \
+  "" \
+  "- \`bench_latency --dsn DSN --redis-host H --redis-port P --table lat_items --key-prefix lat: --rate $rate --seconds $BENCH_LATENCY_SECONDS\`" \
+  "" \
+  "| achieved rate | p50 | p90 | p99 | p99.9 | max | sluice peak RSS |" \
+  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |" \
+  "| $(bench_fmt "$(med rate)")/s | $(med p50_ms) ms | $(med p90_ms) ms | $(med p99_ms) ms | $(med p999_ms) ms | $(med max_ms) ms | $(med rss) MiB |" \
+  "" \
+  "Targets (issue 4): the sink alone at least 250,000 changes/s; p99 under 50 ms at 5,000 changes/s."
