@@ -94,7 +94,7 @@ TEST_CASE("Config: malformed input gives the message at its line and column", "[
       {"- a\n- b\n", 1, 1, "expected a mapping at the top level (keys: state_dir, http, log"},
       {Pipe("shop.public.a | out") + "sink: {}\n", 12, 1,
        "unknown top-level key 'sink' (known top-level keys: state_dir, http, log, limits, "
-       "sources, sinks, pipelines); did you mean 'sinks'?"},
+       "sources, sinks, pipelines, shutdown_timeout, readiness); did you mean 'sinks'?"},
       {"sources: [shop]\nsinks: {out: {type: stdout}}\npipelines: {p: shop.a.b | out}\n", 1, 10,
        "'sources' must be a mapping of source names to their settings", 2},
       {Replace(Pipe("shop.a.b | out"), "    type: postgres\n", ""), 2, 3,
@@ -155,7 +155,7 @@ TEST_CASE("Config: malformed input gives the message at its line and column", "[
       {kBase + "  p:\n    from: shop.a.b\n", 11, 3, "pipeline 'p' has no 'to'"},
       {kBase + "  p:\n    from: shop.a.b\n    to: out\n    transform: [select a]\n", 14, 5,
        "unknown key 'transform' in pipeline 'p' (known keys: from, transforms, to, "
-       "source_options); did you mean 'transforms'?"},
+       "source_options, readiness); did you mean 'transforms'?"},
       {kBase + "  p:\n    from: shop.a.b\n    to: out\n    source_options: {slot: s, pub: x}\n", 14,
        31, "unknown option 'pub' for source type 'postgres'"},
       {kBase + "  p:\n    from: [shop.a.b, other.c.d]\n    to: out\n", 12, 22,
@@ -236,7 +236,7 @@ TEST_CASE("Config: a bad stage does not hide other mistakes of its pipeline", "[
 
 TEST_CASE("Config: a valid file", "[unit][config]") {
   const std::string yaml = R"(state_dir: /var/lib/sluice
-http: { listen: "0.0.0.0:9090" }
+http: { listen: "0.0.0.0:9090", token: t0ken }
 log: { format: json, level: debug }
 limits:
   batch_changes: 500
