@@ -14,7 +14,10 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr const char* kStateFile = "postgres.json";
-constexpr int kProtoVersion = 1;
+// pgoutput protocol version for a server: 2 from PostgreSQL 14 (which sluice asks for
+// without `streaming`, so the messages are those of version 1: whole transactions after
+// their commit), else 1.
+int ProtoVersionFor(int server_version) { return server_version >= 140000 ? 2 : 1; }
 
 // "sluice_" + the parts, lower-cased, anything but letters and digits as '_', at most 63
 // bytes (PostgreSQL's identifier limit).
@@ -262,9 +265,10 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
   }
   SLUICE_RETURN_IF_ERROR(Snapshot(*meta, snapshot_name, tag, out, stop));
   stream_ = std::make_unique<ReplicationStream>(std::move(repl).value());
-  SLUICE_RETURN_IF_ERROR(stream_->Start(options_.slot, options_.publication, Lsn(), kProtoVersion));
-  spdlog::info("pipeline {}: streaming from slot {} (confirmed {})", ctx_.pipeline, options_.slot,
-               Lsn(confirmed_.load()).ToString());
+  int proto = ProtoVersionFor(meta->server_version());
+  SLUICE_RETURN_IF_ERROR(stream_->Start(options_.slot, options_.publication, Lsn(), proto));
+  spdlog::info("pipeline {}: streaming from slot {} (confirmed {}, pgoutput protocol {})",
+               ctx_.pipeline, options_.slot, Lsn(confirmed_.load()).ToString(), proto);
   return Stream(*meta, out, stop);
 }
 
@@ -285,6 +289,13 @@ void RegisterPostgresSource(Registry& registry) {
        "Existing publication to use; when unset sluice manages sluice_<pipeline>"},
       {"status_interval", OptionType::kDuration, "10s", false,
        "How often to send standby status updates (must be under wal_sender_timeout)"},
+      {"toast",
+       OptionType::kEnum,
+       "mark",
+       false,
+       "An unchanged TOASTed value in an update: `mark` it unchanged (sinks keep what they "
+       "have), or `lookup` the current value by key for sinks that need whole rows",
+       {"mark", "lookup"}},
       {"snapshot_parallelism", OptionType::kInt, "2", false,
        "Connections reading snapshot key ranges at once, all in one exported snapshot"},
       {"snapshot_chunk_rows", OptionType::kInt, "100000", false,
@@ -297,6 +308,7 @@ void RegisterPostgresSource(Registry& registry) {
     o.slot = ctx.options.String("slot");
     o.publication = ctx.options.String("publication");
     o.status_interval = ctx.options.Duration("status_interval");
+    o.toast_lookup = ctx.options.String("toast") == "lookup";
     o.snapshot_parallelism = static_cast<int>(ctx.options.Int("snapshot_parallelism"));
     o.snapshot_chunk_rows = ctx.options.Int("snapshot_chunk_rows");
     if (o.snapshot_parallelism < 1 || o.snapshot_parallelism > 64) {

@@ -25,6 +25,8 @@ struct PostgresOptions {
   std::string publication;          // default sluice_<pipeline>
   bool managed_publication = true;  // false when the user named their own publication
   std::chrono::milliseconds status_interval{10000};
+  // Unchanged TOAST values: false marks them unchanged; true reads the current value by key.
+  bool toast_lookup = false;
   int snapshot_parallelism = 2;          // connections reading snapshot ranges at once
   int64_t snapshot_chunk_rows = 100000;  // rows per snapshot key range (about)
 };

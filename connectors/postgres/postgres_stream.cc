@@ -6,6 +6,7 @@
 #include "connectors/postgres/change_builder.h"
 #include "connectors/postgres/pgoutput_decoder.h"
 #include "connectors/postgres/postgres_source.h"
+#include "connectors/postgres/toast_lookup.h"
 
 namespace sluice::pg {
 
@@ -25,11 +26,12 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
       (void)SendStatus(false);  // a broken connection shows up on the next read
     }
   };
-  auto emit = [&] {
+  auto emit = [&]() -> Status {
+    if (options_.toast_lookup) SLUICE_RETURN_IF_ERROR(FillUnchanged(meta, types_, &batch));
     if (batch.checkpoint.lsn.valid()) last_emitted_commit_ = batch.checkpoint.lsn;
     bool ok = out.Emit(std::move(batch), housekeeping);
     batch = Batch{};
-    return ok;
+    return ok ? Status::Ok() : Status::Cancelled("stopping");
   };
   last_status_ = std::chrono::steady_clock::now();
   ctx_.status->Set(SourcePhase::kStreaming, "slot " + options_.slot);
@@ -42,7 +44,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     auto next = stream_->Next(pending ? milliseconds(0) : milliseconds(100));
     if (!next.ok()) return next.status();
     if (!next->has_value()) {
-      if (pending && !emit()) return Status::Cancelled("stopping");
+      if (pending) SLUICE_RETURN_IF_ERROR(emit());
       continue;
     }
     const StreamMessage& m = **next;
@@ -63,7 +65,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     if (!effect.ok()) return effect.status();
     if (effect->commit) batch.checkpoint = Checkpoint{effect->commit_end, emitted_token_};
     if (batch.changes.size() >= ctx_.batch_max_changes || batch.bytes >= ctx_.batch_max_bytes) {
-      if (!emit()) return Status::Cancelled("stopping");
+      SLUICE_RETURN_IF_ERROR(emit());
     }
   }
   return Status::Cancelled("stopping");

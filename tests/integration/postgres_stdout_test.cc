@@ -130,7 +130,7 @@ TEST_CASE("PostgresStdout: kill -9 mid-stream, restart, and the result still equ
   std::atomic<bool> stop{false};
   std::thread writer(WriteLoad, db.name(), std::ref(stop), 6000, 2, 3000);
   std::string state_file = dir.File("state/pipelines/items/postgres.json");
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round < 5; ++round) {
     auto sluice = StartSluice(dir);
     if (round == 0) {
       REQUIRE(
