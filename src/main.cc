@@ -83,7 +83,7 @@ int CmdCheck(const std::string& path, bool connect, const Registry& registry) {
   if (connect) {
     (void)SetupLogging("text", "warn");
     auto problems = CheckConnections(config, registry);
-    for (const auto& p : problems) std::cerr << path << ": " << p << "\n";
+    for (const auto& p : problems) std::cerr << p << "\n";  // each starts file:line:column
     if (!problems.empty()) return kExitFailure;
   }
   std::cout << path << ": ok (" << config.pipelines.size() << " pipeline(s)"

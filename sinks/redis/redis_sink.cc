@@ -37,6 +37,22 @@ Status RedisSink::Check() {
   return r.ok() ? Status::Ok() : r.status();
 }
 
+Status RedisSink::CheckSchema(const std::vector<TableSchema>& tables) {
+  for (const TableSchema& t : tables) {
+    for (const std::string& col : key_.Columns()) {
+      auto has = [&](const std::vector<std::string>& v) {
+        return std::find(v.begin(), v.end(), col) != v.end();
+      };
+      if (!has(t.columns) && !has(t.key_columns)) {
+        return Status::InvalidArgument("key template \"" + key_.text() + "\" names column " + col +
+                                       ", which " + t.table.ToString() +
+                                       " does not carry to this sink");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status RedisSink::EnsureReady() {
   SLUICE_RETURN_IF_ERROR(client_.Connect());
   if (sha_.empty()) SLUICE_RETURN_IF_ERROR(LoadScript());

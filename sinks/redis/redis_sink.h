@@ -48,6 +48,8 @@ class RedisSink : public Sink {
 
   Status Open() override;
   Status Check() override;
+  // Every column the key template names must be carried for every table.
+  Status CheckSchema(const std::vector<TableSchema>& tables) override;
   // Applies the batch before returning (so Flush has nothing left to do): Ok means Redis
   // answered every script call. On Unavailable the part already answered is remembered,
   // and a retry of the same batch resumes after it.

@@ -3,10 +3,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/change.h"
 #include "core/metrics.h"
 #include "core/options.h"
+#include "core/source.h"
 #include "core/status.h"
 
 namespace sluice {
@@ -38,6 +40,13 @@ class Sink {
   virtual Status Open() = 0;
   // Connects and checks only, creating nothing. For `sluice check --connect`.
   virtual Status Check() = 0;
+  // Checks the sink's settings against the tables it will receive (columns as they leave
+  // the pipeline's transforms), e.g. that a key template names only carried columns.
+  // For `sluice check --connect`; InvalidArgument names the setting at fault.
+  virtual Status CheckSchema(const std::vector<TableSchema>& tables) {
+    (void)tables;
+    return Status::Ok();
+  }
   virtual Status Write(const Batch& batch) = 0;
   virtual Status Flush() = 0;
   // True when the sink wants Flush() before taking more (its buffer is full).

@@ -71,6 +71,13 @@ class SourceStatus {
   std::string detail_;
 };
 
+// One table as a source delivers it: every column, in order, and the key columns.
+struct TableSchema {
+  TableId table;
+  std::vector<std::string> columns;
+  std::vector<std::string> key_columns;
+};
+
 struct SourceContext {
   std::string pipeline;               // pipeline name, unique in the config
   std::string source;                 // source name from the config ("shop")
@@ -93,6 +100,12 @@ class Source {
   // Connects and checks that the source can serve the pipeline (server settings, tables,
   // keys, privileges) without creating anything. For `sluice check --connect`.
   virtual Status Check() = 0;
+
+  // The tables the pipeline reads, as they are now, for `sluice check --connect` (sinks
+  // check them against their own settings). NotFound when the source cannot tell.
+  virtual Result<std::vector<TableSchema>> Describe() {
+    return Status::NotFound("this source cannot list its tables' columns");
+  }
 
   // Reads until `stop` becomes true (returns Cancelled or Ok) or a fatal error.
   // Transient failures (lost connection) are retried inside; what comes back is final

@@ -2,8 +2,47 @@
 
 #include "runtime/daemon.h"
 #include "runtime/dead_letter_file.h"
+#include "runtime/transforms.h"
 
 namespace sluice {
+
+namespace {
+
+std::string Where(const SourceLocation& where) {
+  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
+}
+
+// The columns each table has once the pipeline's transforms ran: a synthetic update whose
+// columns are all unchanged goes through them (select, drop and rename act on names; where
+// lets unchanged values pass).
+std::vector<TableSchema> AfterTransforms(const std::vector<TableSchema>& tables,
+                                         const std::vector<TransformSpec>& specs) {
+  auto transforms = BuildTransforms(specs);
+  std::vector<TableSchema> out;
+  for (const TableSchema& t : tables) {
+    Batch batch;
+    Change c;
+    c.op = Op::kUpdate;
+    c.table = std::make_shared<const TableId>(t.table);
+    c.after.emplace();
+    for (const std::string& col : t.columns) c.after->push_back({col, Value::Unchanged()});
+    for (const std::string& col : t.key_columns) c.key.push_back({col, Value::Unchanged()});
+    batch.changes.push_back(std::move(c));
+    ApplyTransforms(transforms, batch);
+    TableSchema mapped{t.table, {}, {}};
+    if (!batch.changes.empty()) {
+      const Change& done = batch.changes[0];
+      if (done.after) {
+        for (const Field& f : *done.after) mapped.columns.push_back(f.name);
+      }
+      for (const Field& f : done.key) mapped.key_columns.push_back(f.name);
+    }
+    out.push_back(std::move(mapped));
+  }
+  return out;
+}
+
+}  // namespace
 
 std::vector<std::string> CheckConnections(const Config& config, const Registry& registry) {
   std::vector<std::string> problems;
@@ -11,16 +50,25 @@ std::vector<std::string> CheckConnections(const Config& config, const Registry& 
   for (const PipelineConfig& pc : config.pipelines) {
     auto parts = BuildPipelineParts(config, pc, registry, &dead_letters);
     if (!parts.ok()) {
-      problems.push_back("pipeline " + pc.name + ": " + parts.status().message());
+      problems.push_back(Where(pc.where) + ": pipeline " + pc.name + ": " +
+                         parts.status().message());
       continue;
     }
     Status s = parts->source->Check();
     if (!s.ok())
-      problems.push_back("pipeline " + pc.name + ": source " + pc.source + ": " + s.message());
-    for (auto& sink : parts->sinks) {
+      problems.push_back(Where(pc.where) + ": pipeline " + pc.name + ": source " + pc.source +
+                         ": " + s.message());
+    auto schema = s.ok() ? parts->source->Describe() : Result<std::vector<TableSchema>>(s);
+    std::vector<TableSchema> carried;
+    if (schema.ok()) carried = AfterTransforms(*schema, pc.transforms);
+    for (size_t i = 0; i < parts->sinks.size(); ++i) {
+      const auto& sink = parts->sinks[i];
       Status k = sink.sink->Check();
-      if (!k.ok())
-        problems.push_back("pipeline " + pc.name + ": sink " + sink.name + ": " + k.message());
+      if (k.ok() && schema.ok()) k = sink.sink->CheckSchema(carried);
+      if (!k.ok()) {
+        problems.push_back(Where(pc.sinks[i].where) + ": pipeline " + pc.name + ": sink " +
+                           sink.name + ": " + k.message());
+      }
     }
   }
   return problems;

@@ -10,7 +10,8 @@
 
 namespace sluice {
 
-// One line per problem found, each naming the pipeline and the part; empty when all is well.
+// One line per problem found, each starting with the file:line:column of the pipeline (or of
+// its sink) and naming the part; empty when all is well.
 std::vector<std::string> CheckConnections(const Config& config, const Registry& registry);
 
 }  // namespace sluice

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -310,6 +311,25 @@ TEST_CASE("PostgresRedis: clear errors for a bad key template and wrong credenti
     CHECK(code == 1);
     CHECK(LogHas(dir, "sink cache"));
     CHECK(LogHas(dir, "key template \"item:{name}\" names column name"));
+  }
+  SECTION("check --connect rejects a template column the pipeline drops, with its location") {
+    int code = run({"check", "--connect"}, url,
+                   "src.public.items | select id | cache key=\"item:{name}\"");
+    INFO(ReadFile(dir.File("stderr.log")));
+    CHECK(code == 1);
+    // The message starts with the file and the line of the pipe, "  p: ...".
+    std::string text = ReadFile(dir.File("sluice.yaml"));
+    int line =
+        1 + static_cast<int>(std::count(text.begin(), text.begin() + text.find("  p: "), '\n'));
+    CHECK(LogHas(dir, dir.File("sluice.yaml") + ":" + std::to_string(line) + ":"));
+    CHECK(LogHas(dir,
+                 "pipeline p: sink cache: key template \"item:{name}\" names column name, "
+                 "which src.public.items does not carry"));
+  }
+  SECTION("check --connect accepts a template column the pipeline carries") {
+    int code = run({"check", "--connect"}, url, "src.public.items | cache key=\"item:{name}\"");
+    INFO(ReadFile(dir.File("stderr.log")));
+    CHECK(code == 0);
   }
   SECTION("a malformed template fails the check") {
     int code = run({"check", "--connect"}, url, "src.public.items | cache key=\"item:{id\"");
