@@ -149,3 +149,18 @@ bench_vmhwm() {
 bench_pg_dsn() {
   printf 'host=%s port=%s user=%s dbname=%s\n' "$PGHOST" "$PGPORT" "$PGUSER" "$1"
 }
+
+# bench_drop_slot DB SLOT    Drops replication slot SLOT once no process holds it (a
+#   walsender may outlive its client for a moment). Harmless if there is no such slot.
+bench_drop_slot() {
+  local db=$1 slot=$2
+  sluice_wait_for 30 _bench_slot_free "$db" "$slot" ||
+    sluice_die "replication slot $slot is still in use"
+  bench_psql "$db" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                       WHERE slot_name = '$slot'" >/dev/null
+}
+
+_bench_slot_free() {
+  [[ $(bench_psql "$1" -c "SELECT count(*) FROM pg_replication_slots
+                           WHERE slot_name = '$2' AND active") == 0 ]]
+}

@@ -119,7 +119,7 @@ EOF
     --out "$BENCH_OUT/redis-latency-r$run.txt")
   rss=$(bench_vmhwm "$pid")
   bench_sluice_stop "$pid" >&2
-  bench_psql "$db" -c "SELECT pg_drop_replication_slot('bench_redis_r$run')" >/dev/null
+  bench_drop_slot "$db" "bench_redis_r$run"
   echo "$line rss=$rss"
 }
 

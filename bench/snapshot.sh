@@ -92,7 +92,7 @@ EOF
   bench_sluice_start pid "$dir" "$dir/sluice.yaml"
   bench_wait_log 600 "$pid" "$dir/sluice.log" "streaming from slot" >&2
   bench_sluice_stop "$pid" >&2
-  bench_psql "$db" -c "SELECT pg_drop_replication_slot('bench_snapshot_r${run}_p$p')" >/dev/null
+  bench_drop_slot "$db" "bench_snapshot_r${run}_p$p"
   got=$(grep -oE 'read \([0-9]+ rows\)' "$dir/sluice.log" | tr -dc '0-9\n' | awk '{ s += $1 } END { print s + 0 }')
   ((got == rows)) || sluice_die "sluice read $got rows, expected $rows (log: $dir/sluice.log)"
   t_slot=$(bench_log_time "$dir/sluice.log" "created replication slot")

@@ -118,8 +118,8 @@ drain_sluice() {
 }
 
 drop_slots() {
-  bench_psql "$db" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-                       WHERE slot_name IN ('$sluice_slot', '$recv_slot')" >/dev/null
+  bench_drop_slot "$db" "$sluice_slot"
+  bench_drop_slot "$db" "$recv_slot"
 }
 
 declare -A recv_s sluice_s rss_mb
