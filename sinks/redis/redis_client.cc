@@ -189,6 +189,34 @@ Result<ReplyPtr> RedisClient::Command(const std::vector<std::string_view>& args)
   return reply;
 }
 
+Status RedisClient::Send(const ArgList& command) {
+  if (!ctx_) return Status::Unavailable("not connected to Redis at " + url_.ToString());
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(command.size());
+  lens.reserve(command.size());
+  for (size_t i = 0; i < command.size(); ++i) {
+    std::string_view a = command.at(i);
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+      REDIS_OK) {
+    return IoError("cannot send to");
+  }
+  for (int done = 0; !done;) {
+    if (redisBufferWrite(ctx_, &done) != REDIS_OK) return IoError("cannot send to");
+  }
+  return Status::Ok();
+}
+
+Result<ReplyPtr> RedisClient::Receive() {
+  if (!ctx_) return Status::Unavailable("not connected to Redis at " + url_.ToString());
+  void* raw = nullptr;
+  if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw) return IoError("lost the connection to");
+  return ReplyPtr(static_cast<redisReply*>(raw));
+}
+
 Status RedisClient::Pipeline(const std::vector<const ArgList*>& commands,
                              std::vector<ReplyPtr>* replies) {
   replies->clear();

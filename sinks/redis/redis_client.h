@@ -60,6 +60,11 @@ class RedisClient {
   // Sends every command in one write, then reads every reply, in order: one round trip.
   // Error replies are returned as replies; only transport failures make a non-OK Status.
   Status Pipeline(const std::vector<const ArgList*>& commands, std::vector<ReplyPtr>* replies);
+  // Sends one command at once without waiting for its reply, so Redis can run it while the
+  // caller prepares the next; Receive() takes the replies in order. A transport failure
+  // closes the connection, dropping every reply still owed.
+  Status Send(const ArgList& command);
+  Result<ReplyPtr> Receive();
 
   const RedisUrl& url() const { return url_; }
 

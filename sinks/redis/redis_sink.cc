@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
 
 #include "sinks/redis/redis_script.h"
 
@@ -153,7 +154,8 @@ size_t RedisSink::TableNumber(Chunk& chunk, const TableId* table) {
   return chunk.tables.size();
 }
 
-Status RedisSink::ApplyRange(const Batch& batch, size_t begin, size_t end, size_t* done) {
+void RedisSink::BuildChunk(const Batch& batch, size_t begin, size_t end, Chunk* chunk,
+                           Status* error) {
   const std::string ttl = std::to_string(options_.ttl.count());
   const std::string tomb = std::to_string(options_.tombstone_ttl.count());
   // A position outlives its value so that a late replay cannot bring an expired row back
@@ -161,51 +163,96 @@ Status RedisSink::ApplyRange(const Batch& batch, size_t begin, size_t end, size_
   auto pos_ms = options_.ttl.count() == 0 || options_.tombstone_ttl.count() == 0
                     ? 0
                     : std::max(options_.ttl.count(), options_.tombstone_ttl.count());
-  const std::string pos_ttl = std::to_string(pos_ms);
+  chunk->begin = begin;
+  for (std::string_view a :
+       {std::string_view("EVALSHA"), std::string_view(sha_), std::string_view("0"),
+        std::string_view("apply"), std::string_view(options_.format == Format::kJson ? "j" : "h"),
+        std::string_view(ttl), std::string_view(tomb)}) {
+    chunk->args.Add(a);
+  }
+  chunk->args.Add(std::to_string(pos_ms));
   RecordKeys keys;
   size_t i = begin;
-  while (i < end) {
-    Chunk chunk;
-    chunk.begin = i;
-    chunk.args.Add("EVALSHA");
-    chunk.args.Add(sha_);
-    chunk.args.Add("0");
-    chunk.args.Add("apply");
-    chunk.args.Add(options_.format == Format::kJson ? "j" : "h");
-    chunk.args.Add(ttl);
-    chunk.args.Add(tomb);
-    chunk.args.Add(pos_ttl);
-    for (; i < end && chunk.record_change.size() < options_.batch_changes; ++i) {
-      const Change& c = batch.changes[i];
-      Status s = BuildKeys(c, &keys);
-      if (s.code() == StatusCode::kRejected) {
-        chunk.rejects.emplace_back(i, s.message());
-        continue;
-      }
-      if (!s.ok()) {
-        *done = chunk.begin;
-        return s.WithContext("sink " + name_);
-      }
-      AppendRecord(options_.format, c, keys, TableNumber(chunk, c.table.get()), &chunk.args);
-      chunk.record_change.push_back(i);
+  for (; i < end && chunk->record_change.size() < options_.batch_changes; ++i) {
+    const Change& c = batch.changes[i];
+    Status s = BuildKeys(c, &keys);
+    if (s.code() == StatusCode::kRejected) {
+      chunk->rejects.emplace_back(i, s.message());
+      continue;
     }
-    AppendTables(options_.meta_prefix, chunk.tables, &chunk.args);
-    chunk.end = i;
-    Status s = RunChunk(batch, chunk);
     if (!s.ok()) {
-      *done = chunk.begin;
-      return s;
+      *error = s.WithContext("sink " + name_);
+      break;
     }
+    AppendRecord(options_.format, c, keys, TableNumber(*chunk, c.table.get()), &chunk->args);
+    chunk->record_change.push_back(i);
+  }
+  AppendTables(options_.meta_prefix, chunk->tables, &chunk->args);
+  chunk->end = i;
+}
+
+// Keeps up to kInFlight script calls sent and unanswered, so Redis runs one while the next
+// is built. Replies are settled in order; `*done` advances past each settled chunk. On any
+// failure the connection is closed, which drops the replies still owed: the chunks from
+// `*done` on are sent again by the retry, harmlessly (positions make them idempotent).
+Status RedisSink::ApplyRange(const Batch& batch, size_t begin, size_t end, size_t* done) {
+  constexpr size_t kInFlight = 3;
+  std::deque<Chunk> inflight;
+  size_t i = begin;
+  *done = begin;
+  bool reloaded = false;
+  auto fail = [&](const Status& s) {
+    client_.Close();
+    return s;
+  };
+  while (i < end || !inflight.empty()) {
+    if (i < end && inflight.size() < kInFlight) {
+      Chunk chunk;
+      Status error;
+      BuildChunk(batch, i, end, &chunk, &error);
+      if (!error.ok()) return fail(error);
+      if (!chunk.record_change.empty()) {
+        Status sent = client_.Send(chunk.args);
+        if (!sent.ok()) return fail(sent);
+      }
+      i = chunk.end;
+      inflight.push_back(std::move(chunk));
+      continue;
+    }
+    Chunk& chunk = inflight.front();
+    ReplyPtr reply;
+    if (!chunk.record_change.empty()) {
+      auto r = client_.Receive();
+      if (!r.ok()) return fail(r.status());
+      reply = std::move(r).value();
+    }
+    Status s = SettleChunk(batch, chunk, reply.get());
+    if (s.code() == StatusCode::kNotFound && !reloaded) {
+      // NOSCRIPT: Redis restarted or its scripts were flushed. Load the script again and
+      // send everything unsettled once more.
+      reloaded = true;
+      client_.Close();
+      sha_.clear();
+      SLUICE_RETURN_IF_ERROR(EnsureReady());
+      inflight.clear();
+      i = *done;
+      continue;
+    }
+    if (!s.ok()) return fail(s);
     *done = chunk.end;
+    inflight.pop_front();
   }
   return Status::Ok();
 }
 
-Status RedisSink::RunChunk(const Batch& batch, Chunk& chunk) {
-  if (!chunk.record_change.empty()) {
-    auto reply = EvalSha(chunk.args);
-    if (!reply.ok()) return reply.status();
-    redisReply* r = reply->get();
+Status RedisSink::SettleChunk(const Batch& batch, const Chunk& chunk, redisReply* r) {
+  if (r) {
+    if (r->type == REDIS_REPLY_ERROR) {
+      ++stats_.script_calls;
+      return ErrorReplyToStatus(std::string_view(r->str, r->len),
+                                "Redis " + client_.url().ToString() + " script");
+    }
+    ++stats_.script_calls;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
       return Status::Internal("the apply script returned an unexpected reply");
     }
@@ -319,7 +366,8 @@ std::vector<OptionSpec> RedisOptions() {
        "How long a deleted or truncated key's position is kept (0: forever)"},
       {"connect_timeout", OptionType::kDuration, "5s", false, "Connect timeout"},
       {"command_timeout", OptionType::kDuration, "10s", false, "Timeout of each command"},
-      {"batch_changes", OptionType::kInt, "1000", false, "Changes per script call"},
+      {"batch_changes", OptionType::kInt, "200", false,
+       "Changes per script call; up to 3 calls are in flight at once"},
       {"scan_count", OptionType::kInt, "1000", false, "SCAN COUNT per step of a truncate"},
       {"meta_prefix", OptionType::kString, "sluice:", false,
        "Prefix of the sink's own keys (positions, tombstones, truncate markers)"},

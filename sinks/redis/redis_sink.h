@@ -24,7 +24,7 @@ struct RedisSinkOptions {
   std::chrono::milliseconds tombstone_ttl{86400000};  // 0: tombstones never expire
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds command_timeout{10000};
-  size_t batch_changes = 1000;  // changes per script call
+  size_t batch_changes = 200;  // changes per script call; 3 calls in flight
   size_t scan_count = 1000;     // SCAN COUNT while truncating
   std::string meta_prefix = "sluice:";
 };
@@ -68,7 +68,12 @@ class RedisSink : public Sink {
   // Applies changes [begin, end) (no truncates among them); `*done` is the first change not
   // yet applied when it fails.
   Status ApplyRange(const Batch& batch, size_t begin, size_t end, size_t* done);
-  Status RunChunk(const Batch& batch, Chunk& chunk);
+  // Builds the script call for changes from `begin` (at most batch_changes records); sets
+  // `*error` to a config mistake found on the way.
+  void BuildChunk(const Batch& batch, size_t begin, size_t end, Chunk* chunk, Status* error);
+  // Dead-letters what the script (reply `r`, null when nothing was sent) or the key
+  // building rejected; an error reply of the whole call comes back as a Status.
+  Status SettleChunk(const Batch& batch, const Chunk& chunk, redisReply* r);
   Status RunTruncate(const Change& change);
   Result<ReplyPtr> EvalSha(ArgList& args);
   Status DeadLetter(const Change& change, const std::string& reason);
