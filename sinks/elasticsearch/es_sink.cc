@@ -47,10 +47,26 @@ Status CheckVersion(const std::string& body) {
 
 }  // namespace
 
+namespace {
+constexpr const char* kItems = "sluice_sink_items_total";
+constexpr const char* kItemsHelp = "Changes the sink settled, by result";
+}  // namespace
+
+EsSinkMetrics::EsSinkMetrics(const MetricScope& m)
+    : requests(m.GetCounter("sluice_sink_requests_total", "Requests sent to the target")),
+      applied(m.GetCounter(kItems, kItemsHelp, {{"result", "applied"}})),
+      already_applied(m.GetCounter(kItems, kItemsHelp, {{"result", "already_applied"}})),
+      collapsed(m.GetCounter(kItems, kItemsHelp, {{"result", "collapsed"}})),
+      retried(m.GetCounter("sluice_sink_retries_total", "Items or requests sent again")),
+      dead_lettered(m.GetCounter("sluice_sink_dead_letters_total",
+                                 "Changes sent to the dead-letter destination")),
+      truncates(m.GetCounter("sluice_sink_truncates_total", "Truncates applied")) {}
+
 EsSink::EsSink(SinkContext context, EsSinkOptions options)
     : ctx_(std::move(context)),
       options_(std::move(options)),
-      client_(std::make_unique<EsClient>(options_.client)) {}
+      client_(std::make_unique<EsClient>(options_.client)),
+      metrics_(ctx_.metrics) {}
 
 Status EsSink::Connect() {
   auto r = client_->Request("GET", "/");
@@ -100,6 +116,7 @@ Status EsSink::Reject(const Change& change, const std::string& reason) {
   Status s = ctx_.dead_letters->Write(ctx_.pipeline, ctx_.sink, change, reason);
   if (!s.ok()) return Status::Unavailable("cannot write a dead letter: " + s.message());
   ++stats_.dead_lettered;
+  metrics_.dead_lettered.Add();
   return Status::Ok();
 }
 
@@ -112,6 +129,7 @@ Status EsSink::Add(BulkItem item) {
     // commit LSN); only the last may be sent, or a retry of an earlier one could overwrite
     // it (external_gte accepts an equal version). An older change (a replay) loses.
     ++stats_.collapsed;
+    metrics_.collapsed.Add();
     if (std::tie(item.version, item.seq) >= std::tie(old.version, old.seq)) {
       pending_bytes_ = pending_bytes_ - old.Bytes() + item.Bytes();
       old = std::move(item);
@@ -166,6 +184,7 @@ Status EsSink::SendBulk(size_t begin, size_t end, std::vector<Pending>* keep,
     AppendBulkItem(pending_[i].item, &body);
   }
   ++stats_.bulk_requests;
+  metrics_.requests.Add();
   auto r = client_->Request("POST", "/_bulk", body, "application/x-ndjson");
   Status s = r.ok() ? HttpStatus(r.value(), "POST /_bulk") : r.status();
   if (!s.ok()) return s;
@@ -176,9 +195,11 @@ Status EsSink::SendBulk(size_t begin, size_t end, std::vector<Pending>* keep,
     switch (Classify(res)) {
       case Outcome::kDone:
         ++(res.status == 409 ? stats_.already_applied : stats_.applied);
+        (res.status == 409 ? metrics_.already_applied : metrics_.applied).Add();
         break;
       case Outcome::kRetry:
         ++stats_.retried;
+        metrics_.retried.Add();
         *last_error = std::to_string(res.status) + " " + res.error_type + ": " + res.reason;
         keep->push_back(std::move(pending_[i]));
         break;
@@ -210,6 +231,7 @@ Status EsSink::RunTruncate(const Pending& p) {
   if (!r.ok()) return r.status();
   SLUICE_RETURN_IF_ERROR(HttpStatus(r.value(), "POST " + path));
   ++stats_.truncates;
+  metrics_.truncates.Add();
   spdlog::info("pipeline {} sink {}: truncate of {} at {} deleted the documents of index {}",
                ctx_.pipeline, ctx_.sink, p.item.change.table->ToString(),
                p.item.change.position.lsn.ToString(), index);
@@ -258,6 +280,7 @@ Status EsSink::Flush() {
       // The request as a whole failed: none of its items counts as applied.
       if (s.code() != StatusCode::kUnavailable) fatal = s;
       stats_.retried += end - i;
+      metrics_.retried.Add(end - i);
       last_error = s.message();
       break;
     }

@@ -29,6 +29,19 @@ struct EsSinkStats {
   uint64_t truncates = 0;
 };
 
+// The same counts in the daemon's metrics, labelled {pipeline, sink}: requests, items by
+// result (applied, already_applied = 409, collapsed), item retries, dead letters, truncates.
+struct EsSinkMetrics {
+  explicit EsSinkMetrics(const MetricScope& scope);
+  Counter& requests;
+  Counter& applied;
+  Counter& already_applied;
+  Counter& collapsed;
+  Counter& retried;
+  Counter& dead_lettered;
+  Counter& truncates;
+};
+
 // Owned by its pipeline, used by the pipeline's sink thread only.
 class EsSink : public Sink {
  public:
@@ -71,6 +84,7 @@ class EsSink : public Sink {
   size_t pending_bytes_ = 0;
   std::set<std::string> ensured_;  // indexes known to exist
   EsSinkStats stats_;
+  EsSinkMetrics metrics_;
 };
 
 void RegisterElasticsearchSink(Registry& registry);

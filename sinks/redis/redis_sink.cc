@@ -20,14 +20,29 @@ struct RedisSink::Chunk {
   size_t end = 0;  // changes [begin, end)
 };
 
+namespace {
+constexpr const char* kItems = "sluice_sink_items_total";
+constexpr const char* kItemsHelp = "Changes the sink settled, by result";
+}  // namespace
+
+RedisSinkMetrics::RedisSinkMetrics(const MetricScope& m)
+    : requests(m.GetCounter("sluice_sink_requests_total", "Requests sent to the target")),
+      applied(m.GetCounter(kItems, kItemsHelp, {{"result", "applied"}})),
+      skipped(m.GetCounter(kItems, kItemsHelp, {{"result", "already_applied"}})),
+      partial(m.GetCounter(kItems, kItemsHelp, {{"result", "partial"}})),
+      dead_lettered(m.GetCounter("sluice_sink_dead_letters_total",
+                                 "Changes sent to the dead-letter destination")),
+      truncated(m.GetCounter("sluice_sink_truncated_keys_total", "Keys removed by truncates")) {}
+
 RedisSink::RedisSink(std::string pipeline, std::string name, RedisSinkOptions options,
-                     KeyTemplate key, DeadLetters* dead_letters)
+                     KeyTemplate key, DeadLetters* dead_letters, const MetricScope& metrics)
     : pipeline_(std::move(pipeline)),
       name_(std::move(name)),
       options_(std::move(options)),
       key_(std::move(key)),
       dead_letters_(dead_letters),
-      client_(options_.url, options_.connect_timeout, options_.command_timeout) {}
+      client_(options_.url, options_.connect_timeout, options_.command_timeout),
+      metrics_(metrics) {}
 
 Status RedisSink::Open() { return EnsureReady(); }
 
@@ -79,6 +94,7 @@ Result<ReplyPtr> RedisSink::EvalSha(ArgList& args) {
     std::vector<ReplyPtr> replies;
     SLUICE_RETURN_IF_ERROR(client_.Pipeline({&args}, &replies));
     ++stats_.script_calls;
+    metrics_.requests.Add();
     redisReply* reply = replies[0].get();
     if (reply->type != REDIS_REPLY_ERROR) return std::move(replies[0]);
     Status s = ErrorReplyToStatus(std::string_view(reply->str, reply->len),
@@ -97,6 +113,7 @@ Result<ReplyPtr> RedisSink::EvalSha(ArgList& args) {
 
 Status RedisSink::DeadLetter(const Change& change, const std::string& reason) {
   ++stats_.dead_lettered;
+  metrics_.dead_lettered.Add();
   spdlog::warn("pipeline {} sink {}: dead-lettering a change of {} at {}/{}: {}", pipeline_, name_,
                change.table ? change.table->ToString() : "?", change.position.lsn.ToString(),
                change.position.seq, reason);
@@ -247,17 +264,19 @@ Status RedisSink::ApplyRange(const Batch& batch, size_t begin, size_t end, size_
 
 Status RedisSink::SettleChunk(const Batch& batch, const Chunk& chunk, redisReply* r) {
   if (r) {
+    ++stats_.script_calls;
+    metrics_.requests.Add();
     if (r->type == REDIS_REPLY_ERROR) {
-      ++stats_.script_calls;
       return ErrorReplyToStatus(std::string_view(r->str, r->len),
                                 "Redis " + client_.url().ToString() + " script");
     }
-    ++stats_.script_calls;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
       return Status::Internal("the apply script returned an unexpected reply");
     }
     stats_.applied += static_cast<uint64_t>(r->element[0]->integer);
     stats_.skipped += static_cast<uint64_t>(r->element[1]->integer);
+    metrics_.applied.Add(static_cast<uint64_t>(r->element[0]->integer));
+    metrics_.skipped.Add(static_cast<uint64_t>(r->element[1]->integer));
     for (size_t n = 2; n + 1 < r->elements; n += 2) {
       auto rec = static_cast<size_t>(r->element[n]->integer) - 1;
       std::string note(r->element[n + 1]->str, r->element[n + 1]->len);
@@ -265,6 +284,7 @@ Status RedisSink::SettleChunk(const Batch& batch, const Chunk& chunk, redisReply
       const Change& c = batch.changes[chunk.record_change[rec]];
       if (note == "partial") {
         ++stats_.partial;
+        metrics_.partial.Add();
         spdlog::warn(
             "pipeline {} sink {}: {} at {}/{}: an unchanged TOAST column had no stored value to "
             "merge (expired or evicted?); the key was written without it",
@@ -315,6 +335,7 @@ Status RedisSink::RunTruncate(const Change& change) {
     removed += static_cast<uint64_t>((*purged)->integer);
   } while (cursor != "0");
   stats_.truncated += removed;
+  metrics_.truncated.Add(removed);
   spdlog::info("pipeline {} sink {}: truncate of {} at {}/{} removed {} keys", pipeline_, name_,
                change.table->ToString(), change.position.lsn.ToString(), change.position.seq,
                removed);
@@ -345,8 +366,9 @@ Result<std::unique_ptr<Sink>> CreateRedisSink(const SinkContext& ctx) {
   }
   auto key = KeyTemplate::Parse(o.String("key"), ctx.target);
   if (!key.ok()) return key.status();
-  return std::unique_ptr<Sink>(std::make_unique<RedisSink>(
-      ctx.pipeline, ctx.sink, std::move(opts), std::move(key).value(), ctx.dead_letters));
+  return std::unique_ptr<Sink>(std::make_unique<RedisSink>(ctx.pipeline, ctx.sink, std::move(opts),
+                                                           std::move(key).value(), ctx.dead_letters,
+                                                           ctx.metrics));
 }
 
 std::vector<OptionSpec> RedisOptions() {

@@ -25,7 +25,7 @@ struct RedisSinkOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds command_timeout{10000};
   size_t batch_changes = 200;  // changes per script call; 3 calls in flight
-  size_t scan_count = 1000;     // SCAN COUNT while truncating
+  size_t scan_count = 1000;    // SCAN COUNT while truncating
   std::string meta_prefix = "sluice:";
 };
 
@@ -39,12 +39,23 @@ struct RedisSinkStats {
   uint64_t script_calls = 0;   // EVALSHA round trips
 };
 
+// The same counts in the daemon's metrics, labelled {pipeline, sink}.
+struct RedisSinkMetrics {
+  explicit RedisSinkMetrics(const MetricScope& scope);
+  Counter& requests;       // script calls
+  Counter& applied;        // items{result="applied"}
+  Counter& skipped;        // items{result="already_applied"}: older than what Redis held
+  Counter& partial;        // items{result="partial"}
+  Counter& dead_lettered;  // dead letters
+  Counter& truncated;      // keys removed by truncates
+};
+
 // Owned by its pipeline, used by one sink thread (Sink's contract). Owns its connection.
 class RedisSink : public Sink {
  public:
   // `dead_letters` must outlive the sink; may be null only if nothing is ever rejected.
   RedisSink(std::string pipeline, std::string name, RedisSinkOptions options, KeyTemplate key,
-            DeadLetters* dead_letters);
+            DeadLetters* dead_letters, const MetricScope& metrics = MetricScope());
 
   Status Open() override;
   Status Check() override;
@@ -90,6 +101,7 @@ class RedisSink : public Sink {
   uint64_t resume_batch_ = 0;
   size_t resume_at_ = 0;
   RedisSinkStats stats_;
+  RedisSinkMetrics metrics_;
 };
 
 void RegisterRedisSink(Registry& registry);

@@ -67,6 +67,7 @@ struct Harness {
     ctx.target = index;
     ctx.options = WithDefaults(es::EsOptionSpecs(), options);
     ctx.dead_letters = &dead;
+    ctx.metrics = MetricScope(&metrics, {{"sink", "search"}});
     auto o = es::ParseEsOptions(ctx.options, ctx.target);
     REQUIRE(o.ok());
     sink = std::make_unique<EsSink>(ctx, o.value());
@@ -78,6 +79,16 @@ struct Harness {
     INFO(last.ToString());
     REQUIRE(ok);
   }
+  // The value of the series `name` (with `result` when given) in this sink's metrics.
+  double Metric(const std::string& name, const std::string& result = "") const {
+    MetricLabels labels{{"sink", "search"}};
+    if (!result.empty()) labels.emplace_back("result", result);
+    for (const MetricSample& s : metrics.Collect()) {
+      if (s.name == name && s.labels == labels) return s.value;
+    }
+    return -1;
+  }
+  MetricsRegistry metrics;  // declared before the sink, which keeps references into it
   CapturedDeadLetters dead;
   std::unique_ptr<EsSink> sink;
 };
@@ -116,6 +127,13 @@ TEST_CASE("ElasticsearchSink: replay of older and identical batches changes noth
   REQUIRE(h.sink->Write(b1).ok());
   h.FlushUntilDone();
   CHECK(h.sink->stats().already_applied >= 25);
+  // The metrics count the same answers.
+  CHECK(h.Metric("sluice_sink_items_total", "already_applied") ==
+        static_cast<double>(h.sink->stats().already_applied));
+  CHECK(h.Metric("sluice_sink_items_total", "applied") ==
+        static_cast<double>(h.sink->stats().applied));
+  CHECK(h.Metric("sluice_sink_requests_total") ==
+        static_cast<double>(h.sink->stats().bulk_requests));
   REQUIRE(h.sink->Write(b1).ok());
   REQUIRE(h.sink->Write(b2).ok());
   h.FlushUntilDone();
@@ -201,6 +219,7 @@ TEST_CASE("ElasticsearchSink: one bad document is dead-lettered, the others land
   CHECK(h.dead.entries[0].second.find("HTTP 400") != std::string::npos);
   CHECK(h.dead.entries[0].second.find("qty") != std::string::npos);
   CHECK(h.sink->stats().dead_lettered == 1);
+  CHECK(h.Metric("sluice_sink_dead_letters_total") == 1);
 }
 
 TEST_CASE("ElasticsearchSink: index creation with a mapping, existing mapping untouched",

@@ -123,13 +123,14 @@ Batch MakeBatch(uint64_t id, std::vector<Change> changes) {
 }
 
 std::unique_ptr<RedisSink> MakeSink(int db, Format format, const std::string& key_template,
-                                    DeadLetters* letters, RedisSinkOptions opts = {}) {
+                                    DeadLetters* letters, RedisSinkOptions opts = {},
+                                    const MetricScope& metrics = MetricScope()) {
   opts.url = UrlForDb(db);
   opts.format = format;
   auto key = KeyTemplate::Parse(key_template);
   REQUIRE(key.ok());
-  auto sink =
-      std::make_unique<RedisSink>("p", "cache", std::move(opts), std::move(key).value(), letters);
+  auto sink = std::make_unique<RedisSink>("p", "cache", std::move(opts), std::move(key).value(),
+                                          letters, metrics);
   REQUIRE(sink->Open().ok());
   return sink;
 }
@@ -142,7 +143,8 @@ TEST_CASE("RedisSink: an older batch after a newer one, and the same batch twice
   int db = format == Format::kJson ? 1 : 2;
   auto reader = Reader(db);
   CapturedLetters letters;
-  auto sink = MakeSink(db, format, "item:{id}", &letters);
+  MetricsRegistry metrics;
+  auto sink = MakeSink(db, format, "item:{id}", &letters, {}, MetricScope(&metrics, {}));
 
   Batch older =
       MakeBatch(1, {Upsert(1, ItemRow(1, "one"), 0x100, 1), Upsert(2, ItemRow(2, "two"), 0x100, 2),
@@ -168,6 +170,18 @@ TEST_CASE("RedisSink: an older batch after a newer one, and the same batch twice
   // item:1 and item:2 hold newer positions; item:3's equal position re-applies the same value.
   CHECK(sink->stats().applied == applied + 1);
   CHECK(sink->stats().skipped == 2);
+  // The metrics count the same.
+  auto metric = [&](const std::string& name, const MetricLabels& labels) {
+    for (const MetricSample& m : metrics.Collect()) {
+      if (m.name == name && m.labels == labels) return m.value;
+    }
+    return -1.0;
+  };
+  CHECK(metric("sluice_sink_items_total", {{"result", "applied"}}) ==
+        static_cast<double>(sink->stats().applied));
+  CHECK(metric("sluice_sink_items_total", {{"result", "already_applied"}}) == 2);
+  CHECK(metric("sluice_sink_requests_total", {}) ==
+        static_cast<double>(sink->stats().script_calls));
   REQUIRE(sink->Write(newer).ok());  // the same batch again
   CHECK(Dump(*reader) == state);
 
