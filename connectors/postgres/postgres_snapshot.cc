@@ -16,6 +16,18 @@ constexpr auto kProgressLogInterval = std::chrono::seconds(5);
 
 Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, Lsn tag,
                                 BatchEmitter& out, const std::atomic<bool>& stop) {
+  auto run = StartSnapshot(meta, snapshot_name, tag);
+  if (!run.ok()) return run.status();
+  if (!*run) return Status::Ok();
+  while (!(*run)->workers->finished()) {
+    if (stop) return Status::Cancelled("stopping during snapshot");
+    SLUICE_RETURN_IF_ERROR(PumpSnapshot(**run, meta, out, milliseconds(200), nullptr));
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<PostgresSource::SnapshotRun>> PostgresSource::StartSnapshot(
+    PgConn& meta, const std::string& snapshot_name, Lsn tag) {
   std::vector<const TableInfo*> todo;
   {
     std::lock_guard lock(state_mu_);
@@ -23,12 +35,13 @@ Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, 
       if (!state_.tables_done.count(t.Qualified())) todo.push_back(&t);
     }
   }
-  if (todo.empty()) return Status::Ok();
+  if (todo.empty()) return std::unique_ptr<SnapshotRun>();
   std::string name = snapshot_name;
   if (name.empty()) {
-    // Finishing a snapshot after a restart: rows read now are newer than `tag`, the slot's
-    // confirmed position; the stream replays everything after `tag`, so each row still ends
-    // at its latest state (docs/architecture.md, "Finishing a snapshot after a crash").
+    // Finishing a snapshot after a restart, or a table added since: rows read now are newer
+    // than `tag`, the slot's confirmed position; the stream replays everything after `tag`,
+    // so each row still ends at its latest state (docs/architecture.md, "Finishing a
+    // snapshot after a crash").
     auto begin = meta.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (!begin.ok()) return begin.status();
     auto r = meta.Exec("SELECT pg_export_snapshot()");
@@ -38,8 +51,9 @@ Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, 
   auto first = OpenSnapshotConn(options_.dsn, name);
   if (!first.ok()) return first.status();
   SLUICE_RETURN_IF_ERROR(PlanTables(*first, todo));
-  std::vector<TableProgress> progress;
-  std::vector<RangeJob> jobs = SnapshotJobs(*first, todo, &progress);
+  auto run = std::make_unique<SnapshotRun>();
+  run->tag = tag;
+  std::vector<RangeJob> jobs = SnapshotJobs(*first, todo, &run->progress);
   std::vector<PgConn> conns;
   conns.push_back(std::move(first).value());
   size_t readers = std::min<size_t>(static_cast<size_t>(options_.snapshot_parallelism),
@@ -56,27 +70,29 @@ Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, 
   }
   spdlog::info("pipeline {}: snapshot at {}: {} ranges of {} tables over {} connections",
                ctx_.pipeline, tag.ToString(), jobs.size(), todo.size(), conns.size());
-  SnapshotWorkers workers(
+  run->job_rows.assign(jobs.size(), 0);
+  run->workers = std::make_unique<SnapshotWorkers>(
       std::move(conns), std::move(jobs),
-      {&types_, ctx_.source, tag, SnapshotLimits{ctx_.batch_max_changes, ctx_.batch_max_bytes}});
-  workers.Start();
-  std::vector<int64_t> job_rows(workers.jobs().size(), 0);
-  auto last_log = std::chrono::steady_clock::now();
-  ReportSnapshot(progress, true);
-  while (!workers.finished()) {
-    if (stop) return Status::Cancelled("stopping during snapshot");
-    auto piece = workers.Next(milliseconds(200));
-    if (!piece.ok()) return piece.status();
-    if (piece->has_value() &&
-        !EmitPiece(std::move(**piece), workers.jobs(), job_rows, progress, out)) {
-      return Status::Cancelled("stopping during snapshot");
-    }
-    SLUICE_RETURN_IF_ERROR(PollLag(meta, tag));
-    bool log = std::chrono::steady_clock::now() - last_log >= kProgressLogInterval;
-    if (log) last_log = std::chrono::steady_clock::now();
-    ReportSnapshot(progress, log);
+      SnapshotWorkers::Params{&types_, ctx_.source, tag,
+                              SnapshotLimits{ctx_.batch_max_changes, ctx_.batch_max_bytes}});
+  run->workers->Start();
+  run->last_log = std::chrono::steady_clock::now();
+  ReportSnapshot(run->progress, true);
+  return run;
+}
+
+Status PostgresSource::PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchEmitter& out,
+                                    milliseconds wait, const std::function<void()>& while_waiting) {
+  auto piece = run.workers->Next(wait);
+  if (!piece.ok()) return piece.status();
+  if (piece->has_value() && !EmitPiece(std::move(**piece), run, out, while_waiting)) {
+    return Status::Cancelled("stopping during snapshot");
   }
-  ReportSnapshot(progress, true);
+  if (!stream_) SLUICE_RETURN_IF_ERROR(PollLag(meta, run.tag));  // the stream polls its own
+  bool log = std::chrono::steady_clock::now() - run.last_log >= kProgressLogInterval;
+  if (log) run.last_log = std::chrono::steady_clock::now();
+  if (run.workers->finished()) log = true;
+  ReportSnapshot(run.progress, log);
   return Status::Ok();
 }
 
@@ -146,9 +162,11 @@ std::vector<RangeJob> PostgresSource::SnapshotJobs(const PgConn& conn,
   return jobs;
 }
 
-bool PostgresSource::EmitPiece(RangePiece&& piece, const std::vector<RangeJob>& jobs,
-                               std::vector<int64_t>& job_rows, std::vector<TableProgress>& progress,
-                               BatchEmitter& out) {
+bool PostgresSource::EmitPiece(RangePiece&& piece, SnapshotRun& run, BatchEmitter& out,
+                               const std::function<void()>& while_waiting) {
+  const std::vector<RangeJob>& jobs = run.workers->jobs();
+  std::vector<int64_t>& job_rows = run.job_rows;
+  std::vector<TableProgress>& progress = run.progress;
   const RangeJob& job = jobs[piece.job];
   auto rows = static_cast<int64_t>(piece.batch.changes.size());
   job_rows[piece.job] += rows;
@@ -171,7 +189,7 @@ bool PostgresSource::EmitPiece(RangePiece&& piece, const std::vector<RangeJob>& 
     spdlog::info("pipeline {}: snapshot of {} range {} of {} read ({} rows)", ctx_.pipeline,
                  p->table, job.range, p->ranges, job_rows[piece.job]);
   }
-  return out.Emit(std::move(piece.batch), nullptr);
+  return out.Emit(std::move(piece.batch), while_waiting);
 }
 
 void PostgresSource::ReportSnapshot(std::vector<TableProgress>& progress, bool log) {

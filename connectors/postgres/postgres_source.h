@@ -62,21 +62,35 @@ class PostgresSource : public Source {
   };
 
   Status RunOnce(BatchEmitter& out, const std::atomic<bool>& stop);
+  // A snapshot under way: its readers and its progress.
+  struct SnapshotRun {
+    std::unique_ptr<SnapshotWorkers> workers;
+    std::vector<TableProgress> progress;
+    std::vector<int64_t> job_rows;  // rows emitted per job
+    std::chrono::steady_clock::time_point last_log;
+    Lsn tag;
+  };
+
   // Reads every key range not yet durable (nor emitted by this process), in parallel, in the
   // snapshot `snapshot_name` exported at or after `tag` (the slot's consistent point or
   // confirmed position). An empty name: export a fresh snapshot from `meta`
   // (a restart finishing a snapshot; see docs/architecture.md for why that is exact).
   Status Snapshot(PgConn& meta, const std::string& snapshot_name, Lsn tag, BatchEmitter& out,
                   const std::atomic<bool>& stop);
+  // Plans the tables not yet done and starts their readers; null when every table is done.
+  Result<std::unique_ptr<SnapshotRun>> StartSnapshot(PgConn& meta, const std::string& snapshot_name,
+                                                     Lsn tag);
+  // Emits the next piece the readers have, waiting up to `wait` for one; reports progress.
+  Status PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchEmitter& out,
+                      std::chrono::milliseconds wait, const std::function<void()>& while_waiting);
   // Makes a plan for each table in `todo` lacking a fitting one and records them.
   Status PlanTables(PgConn& conn, const std::vector<const TableInfo*>& todo);
   // The ranges of `todo` to read, and the progress rows for each table.
   std::vector<RangeJob> SnapshotJobs(const PgConn& conn, const std::vector<const TableInfo*>& todo,
                                      std::vector<TableProgress>* progress);
   // Emits one piece from the readers; the last piece of a range gets the next token.
-  bool EmitPiece(RangePiece&& piece, const std::vector<RangeJob>& jobs,
-                 std::vector<int64_t>& job_rows, std::vector<TableProgress>& progress,
-                 BatchEmitter& out);
+  bool EmitPiece(RangePiece&& piece, SnapshotRun& run, BatchEmitter& out,
+                 const std::function<void()>& while_waiting);
   void ReportSnapshot(std::vector<TableProgress>& progress, bool log);
   Status Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop);
   // Every few seconds: the server's WAL end minus what is confirmed, as sluice_source_lag_bytes.
