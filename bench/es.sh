@@ -38,7 +38,7 @@ server_up() {
 # the index from the external cluster.
 server_down() {
   local index=$1 count
-  curl -sf -X POST "$es_url/$index/_refresh" >/dev/null
+  curl -sf -X POST --data "" "$es_url/$index/_refresh" >/dev/null
   count=$(curl -sf "$es_url/$index/_count" | sed -n 's/.*"count": *\([0-9]*\).*/\1/p')
   [[ $count == "$docs" ]] || sluice_die "index $index holds ${count:-no} documents, expected $docs"
   if [[ -n $external ]]; then

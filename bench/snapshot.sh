@@ -34,7 +34,9 @@ row_bytes=$(bench_psql "$db" -c "SELECT round(avg(pg_column_size(i.*))) FROM ite
 table_mb=$(bench_psql "$db" -c "SELECT pg_relation_size('items') / 1048576")
 copy_mb=$(bench_psql "$db" -c "COPY items TO STDOUT" | wc -c | awk '{ printf "%.0f", $1 / 1048576 }')
 
-if "$BENCH_SLUICE" plugins | grep -q snapshot_parallelism; then
+# (Not `| grep -q`: grep would exit at the first match and pipefail report sluice's SIGPIPE.)
+plugins=$("$BENCH_SLUICE" plugins)
+if [[ $plugins == *snapshot_parallelism* ]]; then
   parallelisms=(1 2 3 4)
 else
   parallelisms=(1)
