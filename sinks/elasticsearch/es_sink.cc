@@ -108,6 +108,23 @@ Status EsSink::EnsureIndex(const std::string& index) {
   return Status::Ok();
 }
 
+Status EsSink::CheckSchema(const std::vector<TableSchema>& tables) {
+  if (options_.toast != ToastPolicy::kFail) return Status::Ok();
+  for (const TableSchema& t : tables) {
+    if (t.may_be_unchanged.empty()) continue;
+    std::string cols;
+    for (const std::string& c : t.may_be_unchanged) cols += (cols.empty() ? "" : ", ") + c;
+    return Status::InvalidArgument(
+        "updates of " + t.table.ToString() + " may leave TOAST columns unchanged (" + cols +
+        "), and a document is always written whole: set `toast: lookup` on the source, or "
+        "ALTER TABLE " +
+        t.table.schema + "." + t.table.name +
+        " REPLICA IDENTITY FULL, or `toast: dead_letter` on this sink to set such updates "
+        "aside");
+  }
+  return Status::Ok();
+}
+
 Status EsSink::Reject(const Change& change, const std::string& reason) {
   spdlog::warn("pipeline {} sink {}: dead-lettering a {} of {} at {}: {}", ctx_.pipeline, ctx_.sink,
                OpName(change.op), change.table ? change.table->ToString() : "?",

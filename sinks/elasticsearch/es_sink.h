@@ -49,6 +49,8 @@ class EsSink : public Sink {
 
   Status Open() override;
   Status Check() override;
+  // With `toast: fail`, refuses tables whose updates may leave TOAST columns unchanged.
+  Status CheckSchema(const std::vector<TableSchema>& tables) override;
   Status Write(const Batch& batch) override;
   Status Flush() override;
   bool WantsFlush() const override;

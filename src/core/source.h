@@ -76,6 +76,9 @@ struct TableSchema {
   TableId table;
   std::vector<std::string> columns;
   std::vector<std::string> key_columns;
+  // Columns an update may carry as unchanged (TOAST) values instead of their value; empty
+  // when the source always delivers whole rows.
+  std::vector<std::string> may_be_unchanged;
 };
 
 struct SourceContext {

@@ -7,8 +7,15 @@
 
 #include "core/registry.h"
 #include "runtime/config.h"
+#include "runtime/pipeline.h"
 
 namespace sluice {
+
+// Asks every sink of the pipeline whether it can serve the source's tables as the
+// transforms leave them (Sink::CheckSchema). Ok when the source cannot describe them now.
+// Used by `check --connect` and before a pipeline starts.
+Status CheckSinkSchemas(const PipelineConfig& pipeline, Source& source,
+                        std::vector<NamedSink>& sinks);
 
 // One line per problem found, each starting with the file:line:column of the pipeline (or of
 // its sink) and naming the part; empty when all is well.

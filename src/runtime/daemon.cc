@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/redact.h"
+#include "runtime/check.h"
 #include "runtime/http_server.h"
 #include "runtime/lifecycle_log.h"
 #include "runtime/process_metrics.h"
@@ -81,6 +82,15 @@ void Daemon::Build(DeadLetters* dead_letters) {
     auto parts = BuildPipelineParts(config_, pc, registry_, dead_letters, &metrics_);
     if (!parts.ok()) {
       r.build_error = Redact(parts.status().ToString());
+      spdlog::error("pipeline {}: {}", pc.name, r.build_error);
+      running_.push_back(std::move(r));
+      continue;
+    }
+    // Refuse a pipeline whose sinks cannot serve its tables (a key template naming a dropped
+    // column, unchanged TOAST values a sink cannot merge) before it reads anything.
+    Status schema = CheckSinkSchemas(pc, *parts->source, parts->sinks);
+    if (!schema.ok()) {
+      r.build_error = Redact(schema.ToString());
       spdlog::error("pipeline {}: {}", pc.name, r.build_error);
       running_.push_back(std::move(r));
       continue;

@@ -27,7 +27,7 @@ std::string Config(const TempDir& dir, const std::string& dsn, const std::string
   return SluiceConfig(dir, dsn,
                       "  search:\n    type: elasticsearch\n    url: " + es_url +
                           "\n    index: " + index + "\n" + sink_extra,
-                      pipes);
+                      pipes, "    toast: lookup\n");
 }
 
 std::unique_ptr<SluiceProcess> Start(const TempDir& dir) {
@@ -184,6 +184,38 @@ TEST_CASE("PostgresElasticsearch: TRUNCATE empties the index, later rows arrive"
   CHECK(es.Count(index) == 2);
   sluice->Signal(SIGTERM);
   CHECK(sluice->Wait(seconds(30)) == 0);
+}
+
+TEST_CASE(
+    "PostgresElasticsearch: updates that may leave TOAST columns unchanged are refused at start",
+    "[integration][elasticsearch]") {
+  TestDb db("it_es_toast_refused");
+  db.Exec("CREATE TABLE docs (id int PRIMARY KEY, body text, n int)");
+  db.Exec("INSERT INTO docs VALUES (1, 'a', 1)");
+  EsTarget es("pipeline-toast-refused");
+  std::string index = es.Index("docs");
+  TempDir dir("es-toast-refused");
+  auto run = [&](const std::string& cmd, const std::string& source_extra) {
+    WriteFile(dir.File("sluice.yaml"),
+              SluiceConfig(dir, db.Dsn(),
+                           "  search:\n    type: elasticsearch\n    url: " + es.url() +
+                               "\n    index: " + index + "\n",
+                           "  p: src.public.docs | search\n", source_extra));
+    std::remove(dir.File("stderr.log").c_str());
+    std::vector<std::string> args = {cmd, "-c", dir.File("sluice.yaml")};
+    if (cmd == "check") args.push_back("--connect");
+    return RunSluice(args, dir.File("stdout.log"), dir.File("stderr.log"), seconds(60));
+  };
+  const std::string why = "updates of src.public.docs may leave TOAST columns unchanged (body)";
+  CHECK(run("run", "") == 1);
+  CHECK(LogHas(dir, why));
+  CHECK(run("check", "") == 1);
+  CHECK(LogHas(dir, why));
+  CHECK(LogHas(dir, "set `toast: lookup` on the source"));
+  // Either remedy makes the pipeline acceptable.
+  CHECK(run("check", "    toast: lookup\n") == 0);
+  db.Exec("ALTER TABLE docs REPLICA IDENTITY FULL");
+  CHECK(run("check", "") == 0);
 }
 
 }  // namespace sluice::test

@@ -163,11 +163,11 @@ TEST_CASE(
   es.server()->SetDelay(std::chrono::milliseconds(1500));
   WriteFile(dir.File("sluice.yaml"),
             "readiness:\n  max_lag_seconds: 1s\nlimits:\n  batch_changes: 500\n" +
-                WithHttp(SluiceConfig(dir, db.Dsn(),
-                                      "  search:\n    type: elasticsearch\n    url: " + es.url() +
-                                          "\n    index: " + es.Index("items") +
-                                          "\n    bulk_actions: 500\n",
-                                      "  items: src.public.items | search\n"),
+                WithHttp(SluiceConfig(
+                             dir, db.Dsn(),
+                             "  search:\n    type: elasticsearch\n    url: " + es.url() +
+                                 "\n    index: " + es.Index("items") + "\n    bulk_actions: 500\n",
+                             "  items: src.public.items | search\n", "    toast: lookup\n"),
                          "127.0.0.1:0", "  wedged_after: 1s\n"));
   auto sluice = StartSluice(dir);
   int port = HttpPort(dir);

@@ -9,11 +9,11 @@ namespace sluice::test {
 const std::vector<std::string> kItemCols = {"id", "name", "qty", "price"};
 
 std::string SluiceConfig(const TempDir& dir, const std::string& dsn, const std::string& sinks,
-                         const std::string& pipes) {
+                         const std::string& pipes, const std::string& source_extra) {
   // Port 0: parallel tests never collide on the endpoints' default port 8080.
   return "state_dir: " + dir.File("state") + "\nhttp:\n  listen: \"127.0.0.1:0\"\n" +
-         "sources:\n  src:\n    type: postgres\n" +
-         "    dsn: \"" + dsn + "\"\nsinks:\n" + sinks + "pipelines:\n" + pipes;
+         "sources:\n  src:\n    type: postgres\n" + "    dsn: \"" + dsn + "\"\n" + source_extra +
+         "sinks:\n" + sinks + "pipelines:\n" + pipes;
 }
 
 std::string StdoutConfig(const TempDir& dir, const std::string& dsn, const std::string& pipes) {

@@ -13,10 +13,11 @@
 
 namespace sluice::test {
 
-// A config with state in DIR/state, endpoints on a free loopback port, source `src` (postgres, `dsn`), the YAML body of
-// `sinks:` and of `pipelines:` (both indented two spaces).
+// A config with state in DIR/state, endpoints on a free loopback port, source `src` (postgres,
+// `dsn`), the YAML body of `sinks:` and of `pipelines:` (both indented two spaces). `source_extra`:
+// more option lines of source `src` ("    toast: lookup\n").
 std::string SluiceConfig(const TempDir& dir, const std::string& dsn, const std::string& sinks,
-                         const std::string& pipes);
+                         const std::string& pipes, const std::string& source_extra = "");
 
 // SluiceConfig with sink `out` (stdout to DIR/out.jsonl).
 std::string StdoutConfig(const TempDir& dir, const std::string& dsn, const std::string& pipes);
