@@ -79,7 +79,10 @@ Result<HttpResponse> EsClient::Request(const std::string& method, const std::str
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &AppendBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
-  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  // Compressed answers only with `gzip: true`: compressing every _bulk answer costs the
+  // cluster CPU that a local network does not need (and "" would also offer brotli, which
+  // some servers compress very slowly). Elasticsearch compresses with gzip/deflate only.
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, options_.gzip ? "gzip" : nullptr);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
