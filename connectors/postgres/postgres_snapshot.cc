@@ -21,6 +21,7 @@ Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, 
   if (!*run) return Status::Ok();
   while (!(*run)->workers->finished()) {
     if (stop) return Status::Cancelled("stopping during snapshot");
+    ctx_.status->Beat();
     SLUICE_RETURN_IF_ERROR(PumpSnapshot(**run, meta, out, milliseconds(200), nullptr));
   }
   return Status::Ok();

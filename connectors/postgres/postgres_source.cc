@@ -31,10 +31,12 @@ std::string DefaultName(const std::string& a, const std::string& b = "") {
   return out.substr(0, 63);
 }
 
-// Sleeps up to `d` in short steps; false if `stop` was set meanwhile.
-bool SleepUnlessStopped(milliseconds d, const std::atomic<bool>& stop) {
+// Sleeps up to `d` in short steps, beating `status` (waiting is not being stuck); false if
+// `stop` was set meanwhile.
+bool SleepUnlessStopped(milliseconds d, const std::atomic<bool>& stop, SourceStatus& status) {
   auto until = std::chrono::steady_clock::now() + d;
   while (!stop && std::chrono::steady_clock::now() < until) {
+    status.Beat();
     std::this_thread::sleep_for(milliseconds(50));
   }
   return !stop;
@@ -169,7 +171,7 @@ Status PostgresSource::Run(BatchEmitter& out, const std::atomic<bool>& stop) {
     auto delay = backoff.Next();
     spdlog::warn("pipeline {}: PostgreSQL unavailable, reconnecting in {} ms: {}", ctx_.pipeline,
                  delay.count(), s.message());
-    if (!SleepUnlessStopped(delay, stop)) break;
+    if (!SleepUnlessStopped(delay, stop, *ctx_.status)) break;
   }
   ctx_.status->Set(SourcePhase::kStopped, "stopped");
   return Status::Cancelled("stopped");

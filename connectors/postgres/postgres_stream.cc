@@ -36,6 +36,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
   last_status_ = std::chrono::steady_clock::now();
   ctx_.status->Set(SourcePhase::kStreaming, "slot " + options_.slot);
   while (!stop) {
+    ctx_.status->Beat();  // an idle stream wakes every 100 ms (Next's timeout below)
     if (std::chrono::steady_clock::now() - last_status_ >= options_.status_interval) {
       SLUICE_RETURN_IF_ERROR(SendStatus(false));
     }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,10 +66,26 @@ class SourceStatus {
     return detail_;
   }
 
+  // The source's thread is making progress, or waiting normally (backoff, backpressure, an
+  // idle stream). /healthz counts the source wedged when beats stop for long; a source
+  // that never beats is never counted wedged.
+  void Beat() {
+    last_beat_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                        std::memory_order_relaxed);
+  }
+  // Time since the last Beat(); nullopt before the first.
+  std::optional<std::chrono::nanoseconds> SinceBeat() const {
+    int64_t last = last_beat_ns_.load(std::memory_order_relaxed);
+    if (last == 0) return std::nullopt;
+    return std::chrono::steady_clock::now().time_since_epoch() -
+           std::chrono::steady_clock::duration(last);
+  }
+
  private:
   mutable std::mutex mu_;
   SourcePhase phase_ = SourcePhase::kStarting;
   std::string detail_;
+  std::atomic<int64_t> last_beat_ns_{0};  // steady-clock ticks; 0 before the first beat
 };
 
 // One table as a source delivers it: every column, in order, and the key columns.

@@ -97,10 +97,13 @@ bool Pipeline::Emit(Batch&& batch, const std::function<void()>& while_waiting) {
   coordinator_.Track(batch.id, batch.checkpoint);
   size_t bytes = batch.bytes;
   auto shared = std::make_shared<const Batch>(std::move(batch));
+  // Handing over a batch, or waiting for room (backpressure), is progress for /healthz.
+  telemetry_.source_status->Beat();
   for (auto& slot : sinks_) {
     BatchPtr item = shared;
     while (!slot->queue.Push(item, bytes, kPollInterval)) {
       if (stop_ || slot->failed) return false;
+      telemetry_.source_status->Beat();
       if (while_waiting) while_waiting();
     }
   }
@@ -217,6 +220,9 @@ PipelineReport Pipeline::Report() {
   r.name = name_;
   r.phase = telemetry_.source_status->phase();
   r.detail = Redact(telemetry_.source_status->detail());
+  if (auto since = telemetry_.source_status->SinceBeat(); since && !source_done_) {
+    r.source_silent_seconds = std::chrono::duration<double>(*since).count();
+  }
   r.running = !done_;
   {
     std::lock_guard lock(mu_);

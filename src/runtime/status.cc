@@ -110,6 +110,9 @@ std::vector<std::string> NotReadyReasons(const PipelineReport& p, bool stopping)
 
 std::vector<std::string> WedgedThreads(const PipelineReport& p, double wedged_after_seconds) {
   std::vector<std::string> out;
+  if (p.source_silent_seconds && *p.source_silent_seconds > wedged_after_seconds) {
+    out.push_back("source " + p.source + ": no progress for " + Seconds(*p.source_silent_seconds));
+  }
   for (const SinkReport& s : p.sinks) {
     if (!s.in_call.empty() && s.in_call_seconds > wedged_after_seconds) {
       out.push_back("sink " + s.name + ": in " + s.in_call + " for " + Seconds(s.in_call_seconds));

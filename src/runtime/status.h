@@ -36,7 +36,10 @@ struct PipelineReport {
   std::string name;
   std::string source;
   SourcePhase phase = SourcePhase::kStarting;
-  std::string detail;         // the source's one-line detail (redacted)
+  std::string detail;  // the source's one-line detail (redacted)
+  // Seconds since the source's thread last showed progress (SourceStatus::Beat); nullopt
+  // for a source that does not beat, or once the pipeline ended.
+  std::optional<double> source_silent_seconds;
   bool running = true;        // false once the pipeline ended (or never started)
   std::string failure;        // why it ended or could not start; empty after a clean stop
   std::string confirmed_lsn;  // last position handed back to the source, "X/X"; may be empty

@@ -89,6 +89,33 @@ TEST_CASE("Status: a sink thread stuck in one call past the bound is wedged", "[
   CHECK(body["wedged"][0]["thread"] == "sink search: in flush for 301 s");
 }
 
+TEST_CASE("Status: a source that stopped beating past the bound is wedged", "[unit][status]") {
+  DaemonReport r;
+  r.wedged_after_seconds = 300;
+  r.pipelines.push_back(Streaming());
+  bool ok = false;
+  HealthJson(r, &ok);
+  CHECK(ok);  // a source that never beats is never wedged
+  r.pipelines[0].source_silent_seconds = 299;
+  HealthJson(r, &ok);
+  CHECK(ok);
+  r.pipelines[0].source_silent_seconds = 302;
+  nlohmann::json body = HealthJson(r, &ok);
+  CHECK_FALSE(ok);
+  CHECK(body["wedged"][0]["thread"].get<std::string>().rfind("source ", 0) == 0);
+  CHECK(body["wedged"][0]["thread"].get<std::string>().find("no progress for 302 s") !=
+        std::string::npos);
+}
+
+TEST_CASE("SourceStatus: no beat means no silence to report, a beat starts the clock",
+          "[unit][status]") {
+  SourceStatus s;
+  CHECK_FALSE(s.SinceBeat().has_value());
+  s.Beat();
+  REQUIRE(s.SinceBeat().has_value());
+  CHECK(*s.SinceBeat() < std::chrono::seconds(5));
+}
+
 TEST_CASE("Status: metrics fold into the report of their pipeline and sink", "[unit][status]") {
   MetricsRegistry registry;
   MetricScope scope(&registry, {{"pipeline", "orders"}, {"sink", "search"}});
