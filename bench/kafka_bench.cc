@@ -19,7 +19,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-rd_kafka_t* Client(rd_kafka_type_t type, std::initializer_list<std::pair<const char*, std::string>> props) {
+rd_kafka_t* Client(rd_kafka_type_t type,
+                   std::initializer_list<std::pair<const char*, std::string>> props) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   for (const auto& [k, v] : props) {
@@ -83,7 +84,8 @@ int Produce(const std::string& brokers, const std::string& topic, long n, size_t
 }
 
 int Consume(const std::string& brokers, const std::string& topic, long n) {
-  std::string group = "bench-raw-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  std::string group =
+      "bench-raw-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   rd_kafka_t* rk = Client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", brokers},
                                               {"group.id", group},
                                               {"auto.offset.reset", "earliest"},
@@ -116,7 +118,8 @@ int Consume(const std::string& brokers, const std::string& topic, long n) {
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "mock" && argc >= 3) return Mock(argc, argv);
-  if (mode == "produce" && argc == 6) return Produce(argv[2], argv[3], std::atol(argv[4]), std::strtoul(argv[5], nullptr, 10));
+  if (mode == "produce" && argc == 6)
+    return Produce(argv[2], argv[3], std::atol(argv[4]), std::strtoul(argv[5], nullptr, 10));
   if (mode == "consume" && argc == 5) return Consume(argv[2], argv[3], std::atol(argv[4]));
   std::cerr << "usage: kafka_bench mock PARTITIONS TOPIC... | produce BROKERS TOPIC N BYTES | "
                "consume BROKERS TOPIC N\n";

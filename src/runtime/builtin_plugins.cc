@@ -1,8 +1,10 @@
 #include "runtime/builtin_plugins.h"
 
 #include "connectors/generate/generate_source.h"
+#include "connectors/kafka/kafka_source.h"
 #include "connectors/postgres/postgres_source.h"
 #include "sinks/elasticsearch/es_sink.h"
+#include "sinks/kafka/kafka_sink.h"
 #include "sinks/null/null_sink.h"
 #include "sinks/redis/redis_sink.h"
 #include "sinks/stdout/stdout_sink.h"
@@ -12,10 +14,12 @@ namespace sluice {
 void RegisterBuiltinPlugins(Registry& registry) {
   pg::RegisterPostgresSource(registry);
   generate::RegisterGenerateSource(registry);
+  kafka::RegisterKafkaSource(registry);
   RegisterStdoutSink(registry);
   RegisterNullSink(registry);
   redis::RegisterRedisSink(registry);
   RegisterElasticsearchSink(registry);
+  kafka::RegisterKafkaSink(registry);
 }
 
 }  // namespace sluice

@@ -1,0 +1,249 @@
+#include "connectors/kafka/kafka_envelope.h"
+
+#include <charconv>
+#include <ctime>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+namespace sluice::kafka {
+
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr std::string_view kDebeziumUnavailable = "__debezium_unavailable_value";
+
+Status Bad(const std::string& what) { return Status::Rejected("not a change envelope: " + what); }
+
+// A JSON value as sluice carries it. Strings stay strings (numeric and times were strings in
+// the line format already), numbers keep their JSON text, objects and arrays become json.
+Value ToValue(const Json& v, bool debezium) {
+  switch (v.type()) {
+    case Json::value_t::null:
+      return Value::Null();
+    case Json::value_t::boolean:
+      return Value::Of(ValueKind::kBool, v.get<bool>() ? "true" : "false");
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+      return Value::Of(ValueKind::kInt, v.dump());
+    case Json::value_t::number_float:
+      return Value::Of(ValueKind::kFloat, v.dump());
+    case Json::value_t::string: {
+      const auto& s = v.get_ref<const std::string&>();
+      if (debezium && s == kDebeziumUnavailable) return Value::Unchanged();
+      return Value::Of(ValueKind::kString, s);
+    }
+    default:
+      return Value::Of(ValueKind::kJson, v.dump());
+  }
+}
+
+Status ToRow(const Json& obj, const char* what, bool debezium, Row* row) {
+  if (!obj.is_object()) return Bad(std::string("'") + what + "' is not an object");
+  row->clear();
+  row->reserve(obj.size());
+  for (const auto& [name, v] : obj.items()) row->push_back({name, ToValue(v, debezium)});
+  return Status::Ok();
+}
+
+Status OptionalRow(const Json& doc, const char* name, bool debezium, std::optional<Row>* row) {
+  auto it = doc.find(name);
+  if (it == doc.end() || it->is_null()) return Status::Ok();
+  row->emplace();
+  return ToRow(*it, name, debezium, &**row);
+}
+
+const std::string* StringField(const Json& doc, const char* name) {
+  auto it = doc.find(name);
+  return it != doc.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+}
+
+std::optional<uint64_t> UIntField(const Json& doc, const char* name) {
+  auto it = doc.find(name);
+  if (it == doc.end() || !it->is_number_integer()) return std::nullopt;
+  if (it->is_number_unsigned()) return it->get<uint64_t>();
+  auto v = it->get<int64_t>();
+  return v < 0 ? std::nullopt : std::optional<uint64_t>(static_cast<uint64_t>(v));
+}
+
+std::optional<Op> OpFromName(std::string_view name) {
+  if (name == "read") return Op::kRead;
+  if (name == "insert") return Op::kInsert;
+  if (name == "update") return Op::kUpdate;
+  if (name == "delete") return Op::kDelete;
+  if (name == "truncate") return Op::kTruncate;
+  return std::nullopt;
+}
+
+std::optional<Op> OpFromDebezium(std::string_view name) {
+  if (name == "r") return Op::kRead;
+  if (name == "c") return Op::kInsert;
+  if (name == "u") return Op::kUpdate;
+  if (name == "d") return Op::kDelete;
+  if (name == "t") return Op::kTruncate;
+  return std::nullopt;
+}
+
+// The JsonConverter with schemas on wraps everything in {"schema":..,"payload":..}.
+const Json& Unwrap(const Json& doc) {
+  if (doc.is_object() && doc.size() == 2 && doc.contains("schema") && doc.contains("payload")) {
+    return doc["payload"];
+  }
+  return doc;
+}
+
+}  // namespace
+
+std::optional<Position> PositionFromHeaders(std::optional<std::string_view> lsn,
+                                            std::optional<std::string_view> seq) {
+  if (!lsn || !seq) return std::nullopt;
+  auto l = Lsn::Parse(*lsn);
+  uint64_t s = 0;
+  auto [end, ec] = std::from_chars(seq->data(), seq->data() + seq->size(), s);
+  if (!l || ec != std::errc() || end != seq->data() + seq->size()) return std::nullopt;
+  return Position{*l, s};
+}
+
+std::optional<int64_t> ParseTimestampUs(std::string_view t) {
+  // YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z
+  auto num = [&](size_t pos, size_t len, int* out) {
+    if (pos + len > t.size()) return false;
+    auto [end, ec] = std::from_chars(t.data() + pos, t.data() + pos + len, *out);
+    return ec == std::errc() && end == t.data() + pos + len;
+  };
+  std::tm tm{};
+  int year, mon, day, hour, min, sec;
+  if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != ' ') ||
+      t[13] != ':' || t[16] != ':' || t.back() != 'Z' || !num(0, 4, &year) || !num(5, 2, &mon) ||
+      !num(8, 2, &day) || !num(11, 2, &hour) || !num(14, 2, &min) || !num(17, 2, &sec)) {
+    return std::nullopt;
+  }
+  int64_t frac = 0;
+  size_t pos = 19;
+  if (t[pos] == '.') {
+    int digits = 0;
+    for (++pos; pos + 1 < t.size(); ++pos, ++digits) {
+      if (t[pos] < '0' || t[pos] > '9') return std::nullopt;
+      if (digits < 6) frac = frac * 10 + (t[pos] - '0');
+    }
+    for (; digits < 6; ++digits) frac *= 10;
+  }
+  if (pos != t.size() - 1) return std::nullopt;
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  return static_cast<int64_t>(timegm(&tm)) * 1000000 + frac;
+}
+
+std::shared_ptr<const TableId> EnvelopeParser::Table(const std::string& source,
+                                                     const std::string& schema,
+                                                     const std::string& table) {
+  auto key = std::make_tuple(source, schema, table);
+  auto it = tables_.find(key);
+  if (it != tables_.end()) return it->second;
+  auto id = std::make_shared<const TableId>(TableId{source, schema, table});
+  tables_.emplace(std::move(key), id);
+  return id;
+}
+
+namespace {
+
+Status ParseSluice(const Json& doc, Change* c,
+                   const std::function<std::shared_ptr<const TableId>(
+                       const std::string&, const std::string&, const std::string&)>& table) {
+  const std::string* op = StringField(doc, "op");
+  const std::string* source = StringField(doc, "source");
+  const std::string* schema = StringField(doc, "schema");
+  const std::string* name = StringField(doc, "table");
+  const std::string* lsn = StringField(doc, "lsn");
+  if (!op || !source || !schema || !name || !lsn) {
+    return Bad("a sluice envelope needs op, source, schema, table and lsn");
+  }
+  auto parsed_op = OpFromName(*op);
+  if (!parsed_op) return Bad("unknown op '" + *op + "'");
+  c->op = *parsed_op;
+  c->table = table(*source, *schema, *name);
+  auto parsed_lsn = Lsn::Parse(*lsn);
+  if (!parsed_lsn) return Bad("lsn '" + *lsn + "' is not X/X");
+  c->position = {*parsed_lsn, UIntField(doc, "seq").value_or(0)};
+  if (auto key = doc.find("key"); key != doc.end() && !key->is_null()) {
+    SLUICE_RETURN_IF_ERROR(ToRow(*key, "key", false, &c->key));
+  } else if (c->op != Op::kTruncate) {
+    return Bad("no 'key'");
+  }
+  SLUICE_RETURN_IF_ERROR(OptionalRow(doc, "old_key", false, &c->old_key));
+  SLUICE_RETURN_IF_ERROR(OptionalRow(doc, "before", false, &c->before));
+  SLUICE_RETURN_IF_ERROR(OptionalRow(doc, "after", false, &c->after));
+  if (auto u = doc.find("unchanged"); u != doc.end() && u->is_array() && c->after) {
+    for (const auto& col : *u) {
+      if (col.is_string()) c->after->push_back({col.get<std::string>(), Value::Unchanged()});
+    }
+  }
+  if (const std::string* t = StringField(doc, "commit_time")) {
+    auto us = ParseTimestampUs(*t);
+    if (!us) return Bad("commit_time '" + *t + "' is not an ISO 8601 UTC time");
+    c->commit_time_us = *us;
+  }
+  c->xid = static_cast<uint32_t>(UIntField(doc, "xid").value_or(0));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status EnvelopeParser::Parse(std::optional<std::string_view> key,
+                             std::optional<std::string_view> value, const MessageMeta& meta,
+                             std::vector<Change>* out) {
+  if (!value) return Status::Ok();  // a tombstone: only compaction cares
+  Json doc = Json::parse(value->begin(), value->end(), nullptr, false);
+  if (doc.is_discarded()) return Bad("the value is not JSON");
+  if (!doc.is_object()) return Bad("the value is not a JSON object");
+  const Json& body = Unwrap(doc);
+  auto src = body.find("source");
+  if (src == body.end()) return Bad("no 'source'");
+  bool debezium =
+      format_ == InputFormat::kDebezium || (format_ == InputFormat::kAuto && src->is_object());
+  if (debezium && !src->is_object()) return Bad("a Debezium event's 'source' is an object");
+  if (!debezium && !src->is_string()) return Bad("a sluice envelope's 'source' is a string");
+
+  Change c;
+  auto table = [this](const std::string& s, const std::string& sc, const std::string& t) {
+    return Table(s, sc, t);
+  };
+  if (!debezium) {
+    SLUICE_RETURN_IF_ERROR(ParseSluice(body, &c, table));
+    out->push_back(std::move(c));
+    return Status::Ok();
+  }
+  const std::string* op = StringField(body, "op");
+  if (!op) return Bad("no 'op'");
+  auto parsed_op = OpFromDebezium(*op);
+  if (!parsed_op) {
+    if (*op == "m") return Status::Ok();  // a logical decoding message: not a row change
+    return Bad("unknown Debezium op '" + *op + "'");
+  }
+  c.op = *parsed_op;
+  const std::string* schema = StringField(*src, "schema");
+  const std::string* name = StringField(*src, "table");
+  const std::string* server = StringField(*src, "name");
+  if (!schema || !name) return Bad("Debezium 'source' needs schema and table");
+  c.table = Table(server ? *server : std::string(), *schema, *name);
+  c.position = meta.position.value_or(Position{Lsn(UIntField(*src, "lsn").value_or(0)), 0});
+  if (!c.position.lsn.valid()) return Bad("no position: no sluice.lsn header, no source.lsn");
+  c.xid = static_cast<uint32_t>(UIntField(*src, "txId").value_or(0));
+  c.commit_time_us = static_cast<int64_t>(UIntField(*src, "ts_ms").value_or(0)) * 1000;
+  SLUICE_RETURN_IF_ERROR(OptionalRow(body, "before", true, &c.before));
+  SLUICE_RETURN_IF_ERROR(OptionalRow(body, "after", true, &c.after));
+  if (c.op != Op::kTruncate) {
+    if (!key) return Bad("a Debezium event without a message key");
+    Json k = Json::parse(key->begin(), key->end(), nullptr, false);
+    if (k.is_discarded()) return Bad("the key is not JSON");
+    SLUICE_RETURN_IF_ERROR(ToRow(Unwrap(k), "key", true, &c.key));
+  }
+  out->push_back(std::move(c));
+  return Status::Ok();
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,70 @@
+// A Kafka cluster for tests: librdkafka's mock cluster, in the test process, listening on
+// loopback ports of its own choosing. The sluice binary, kcat and in-process clients reach
+// it through bootstraps(). Plus a reader that returns a topic's whole content.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::test {
+
+// Kafka protocol API keys, for KafkaMock::PushErrors.
+enum class KafkaApi : int16_t {
+  kProduce = 0,
+  kFetch = 1,
+  kListOffsets = 2,
+  kMetadata = 3,
+  kOffsetCommit = 8,
+  kOffsetFetch = 9,
+  kFindCoordinator = 10,
+  kJoinGroup = 11,
+  kHeartbeat = 12,
+  kSyncGroup = 14,
+  kInitProducerId = 22,
+};
+
+struct KafkaRecord {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::optional<std::string> key;
+  std::optional<std::string> value;  // nullopt: a tombstone
+  std::map<std::string, std::string> headers;
+};
+
+// Owns the mock cluster and the librdkafka handle it runs on. Thread-safe as librdkafka is.
+class KafkaMock {
+ public:
+  explicit KafkaMock(int brokers = 1);
+  ~KafkaMock();
+  KafkaMock(const KafkaMock&) = delete;
+  KafkaMock& operator=(const KafkaMock&) = delete;
+
+  // "127.0.0.1:PORT[,...]"
+  const std::string& bootstraps() const { return bootstraps_; }
+  rd_kafka_mock_cluster_t* cluster() const { return cluster_; }
+
+  void CreateTopic(const std::string& topic, int partitions);
+  // The next `errors.size()` requests of `api` fail with these errors, in order.
+  void PushErrors(KafkaApi api, const std::vector<rd_kafka_resp_err_t>& errors);
+
+  // Every message of `topic`, in partition then offset order (reads up to the high
+  // watermarks seen at the start). Fails the test if the topic cannot be read.
+  std::vector<KafkaRecord> ReadAll(const std::string& topic,
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  // The offsets `group` has committed for `topic`'s partitions (-1001: none).
+  std::map<int32_t, int64_t> Committed(const std::string& group, const std::string& topic);
+
+ private:
+  rd_kafka_t* handle_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  std::string bootstraps_;
+};
+
+}  // namespace sluice::test
