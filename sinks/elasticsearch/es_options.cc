@@ -24,8 +24,7 @@ std::vector<OptionSpec> EsOptionSpecs() {
       {"ca_file", OptionType::kString, "", false, "PEM CA bundle to verify the cluster with"},
       {"tls_verify", OptionType::kBool, "true", false,
        "Verify the server certificate and host name (turn off only for tests)"},
-      {"gzip", OptionType::kBool, "false", false,
-       "gzip request bodies, and ask for gzip answers"},
+      {"gzip", OptionType::kBool, "false", false, "gzip request bodies, and ask for gzip answers"},
       {"bulk_actions", OptionType::kInt, "1000", false, "Documents per _bulk request"},
       {"bulk_bytes", OptionType::kBytes, "5MB", false, "Bytes per _bulk request (and buffered)"},
       {"timeout", OptionType::kDuration, "30s", false, "Timeout of one HTTP request"},
@@ -36,6 +35,9 @@ std::vector<OptionSpec> EsOptionSpecs() {
        "Index mappings (JSON object) used when sluice creates the index"},
       {"mappings_file", OptionType::kString, "", false,
        "File holding the mappings JSON object (instead of `mappings`)"},
+      {"dead_letter_index", OptionType::kString, "", false,
+       "Index that receives rejected changes with their reason (default: the dead-letter file "
+       "in the state directory)"},
       {"toast",
        OptionType::kEnum,
        "fail",
@@ -86,6 +88,7 @@ Result<EsSinkOptions> ParseEsOptions(const Options& options, const std::string& 
   if (o.index_template.empty()) o.index_template = target.empty() ? "{table}" : target;
   o.id_template = options.String("id");
   o.routing_column = options.String("routing");
+  o.dead_letter_index = options.String("dead_letter_index");
   if (options.Has("bulk_actions")) {
     if (options.Int("bulk_actions") < 1) {
       return Status::InvalidArgument("option 'bulk_actions' must be at least 1");

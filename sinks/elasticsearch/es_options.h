@@ -39,6 +39,7 @@ struct EsSinkOptions {
   std::string settings_json;  // index settings for a created index ("" none)
   std::string mappings_json;  // index mappings for a created index ("" none)
   ToastPolicy toast = ToastPolicy::kFail;
+  std::string dead_letter_index;  // "": dead letters go to the daemon's dead-letter file
 };
 
 // The option table of both `elasticsearch` and `opensearch`.

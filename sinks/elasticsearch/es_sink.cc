@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "core/change_json.h"
 #include "core/dead_letters.h"
+#include "core/json_writer.h"
 
 namespace sluice::es {
 
@@ -125,12 +128,70 @@ Status EsSink::CheckSchema(const std::vector<TableSchema>& tables) {
   return Status::Ok();
 }
 
+// One document per dead letter in `dead_letter_index` (they are rare: one request each):
+// where it came from, why, and the change in the stdout line format.
+Status EsSink::IndexDeadLetter(const Change& change, const std::string& reason) {
+  const std::string& index = options_.dead_letter_index;
+  SLUICE_RETURN_IF_ERROR(EnsureIndex(index));
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("pipeline");
+  w.String(ctx_.pipeline);
+  w.Key("sink");
+  w.String(ctx_.sink);
+  w.Key("table");
+  w.String(change.table ? change.table->ToString() : "");
+  w.Key("lsn");
+  w.String(change.position.lsn.ToString());
+  w.Key("seq");
+  w.Int(static_cast<int64_t>(change.position.seq));
+  w.Key("reason");
+  w.String(reason);
+  w.Key("at");
+  w.String(FormatTimestampUs(std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count()));
+  std::string line;
+  AppendChangeJson(change, &line);
+  w.Key("change");
+  w.Raw(line);
+  w.EndObject();
+  // Through _bulk, whose per-item answer is checked like any other.
+  std::string bulk;
+  JsonWriter a(&bulk);
+  a.BeginObject();
+  a.Key("index");
+  a.BeginObject();
+  a.Key("_index");
+  a.String(index);
+  a.EndObject();
+  a.EndObject();
+  bulk += '\n' + body + '\n';
+  auto r = client_->Request("POST", "/_bulk", bulk, "application/x-ndjson");
+  if (!r.ok()) return r.status();
+  SLUICE_RETURN_IF_ERROR(HttpStatus(r.value(), "POST /_bulk"));
+  auto items = ParseBulkResponse(r->body, 1);
+  if (!items.ok()) return Status::Unavailable(items.status().message());
+  const ItemResult& item = items.value()[0];
+  if (item.status >= 200 && item.status < 300) return Status::Ok();
+  return Status::Unavailable("dead-letter index " + index + " refused the entry: HTTP " +
+                             std::to_string(item.status) + " " + item.error_type + ": " +
+                             item.reason);
+}
+
 Status EsSink::Reject(const Change& change, const std::string& reason) {
   spdlog::warn("pipeline {} sink {}: dead-lettering a {} of {} at {}: {}", ctx_.pipeline, ctx_.sink,
                OpName(change.op), change.table ? change.table->ToString() : "?",
                change.position.lsn.ToString(), reason);
-  if (!ctx_.dead_letters) return Status::Internal("no dead-letter destination");
-  Status s = ctx_.dead_letters->Write(ctx_.pipeline, ctx_.sink, change, reason);
+  Status s;
+  if (!options_.dead_letter_index.empty()) {
+    s = IndexDeadLetter(change, reason);
+  } else if (!ctx_.dead_letters) {
+    return Status::Internal("no dead-letter destination");
+  } else {
+    s = ctx_.dead_letters->Write(ctx_.pipeline, ctx_.sink, change, reason);
+  }
   if (!s.ok()) return Status::Unavailable("cannot write a dead letter: " + s.message());
   ++stats_.dead_lettered;
   metrics_.dead_lettered.Add();

@@ -70,6 +70,7 @@ class EsSink : public Sink {
   Status EnsureIndex(const std::string& index);
   Status Add(BulkItem item);
   Status Reject(const Change& change, const std::string& reason);
+  Status IndexDeadLetter(const Change& change, const std::string& reason);
   // Sends pending_[begin, end) (bulk items only) as one _bulk; moves the items to retry
   // into `keep`. Returns Unavailable when the whole request failed (nothing applied).
   Status SendBulk(size_t begin, size_t end, std::vector<Pending>* keep, std::string* last_error);

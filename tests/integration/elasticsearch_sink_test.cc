@@ -222,6 +222,26 @@ TEST_CASE("ElasticsearchSink: one bad document is dead-lettered, the others land
   CHECK(h.Metric("sluice_sink_dead_letters_total") == 1);
 }
 
+TEST_CASE("ElasticsearchSink: dead letters can go to an index, with their reason and change",
+          "[integration][elasticsearch]") {
+  EsTarget t("deadletter-index");
+  std::string index = t.Index("items");
+  std::string dlq = t.Index("dead");
+  Harness h(
+      t, index,
+      {{"mappings", R"({"properties":{"qty":{"type":"integer"}}})"}, {"dead_letter_index", dlq}});
+  REQUIRE(h.sink->Open().ok());
+  std::vector<Change> changes;
+  for (int i = 1; i <= 4; ++i) changes.push_back(Put(i, "ok", 900));
+  FindField(*changes[2].after, "qty")->value = Value::Of(ValueKind::kString, "many");
+  REQUIRE(h.sink->Write(MakeBatch(changes)).ok());
+  h.FlushUntilDone();
+  CHECK(t.Count(index) == 3);
+  CHECK(h.dead.entries.empty());  // not the file: the index
+  REQUIRE(t.Count(dlq) == 1);
+  CHECK(h.Metric("sluice_sink_dead_letters_total") == 1);
+}
+
 TEST_CASE("ElasticsearchSink: index creation with a mapping, existing mapping untouched",
           "[integration][elasticsearch]") {
   EsTarget t("mapping");
