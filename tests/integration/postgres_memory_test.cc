@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +17,18 @@ namespace {
 using std::chrono::seconds;
 
 constexpr int64_t kBoundKb = 256 * 1024;
+
+// Under AddressSanitizer (the test build of scripts/test) the runtime itself takes about
+// 110 MB before sluice does anything, freed memory waits in a quarantine, and every
+// allocation carries red zones (small strings double or triple). There the child runs
+// without the quarantine, and what sluice adds to the runtime must stay under twice the
+// bound: still far below what holding the transaction would take (over 1 GB there). The
+// release build's peak for the same transaction is measured by bench/streaming.sh.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
 
 // VmHWM (peak resident set) of process `pid` in kB, from /proc.
 int64_t PeakRssKb(int pid) {
@@ -37,9 +50,15 @@ TEST_CASE("PostgresMemory: a 1,000,000-row transaction and a 50 MB jsonb value i
   db.Exec("CREATE TABLE doc (id int PRIMARY KEY, body jsonb)");
   TempDir dir("memory");
   WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, db.Dsn(), "  mem: src.public.* | out\n"));
+  if (kSanitized) {
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    std::string opts = std::string(asan ? asan : "") + ":quarantine_size_mb=0";
+    setenv("ASAN_OPTIONS", opts.c_str(), 1);  // this test's process only: the child inherits
+  }
   auto sluice = StartSluice(dir);
   REQUIRE(WaitFor([&] { return LogHas(dir, "streaming from slot"); }, seconds(60)));
   int64_t start_kb = PeakRssKb(sluice->pid());
+  const int64_t base_kb = kSanitized ? start_kb : 0;
 
   db.Exec("INSERT INTO big SELECT g, g, 'row ' || g FROM generate_series(1, 1000000) g");
   REQUIRE(WaitFor([&] { return CountLines(dir.File("out.jsonl")) >= 1000000; }, seconds(300)));
@@ -55,8 +74,9 @@ TEST_CASE("PostgresMemory: a 1,000,000-row transaction and a 50 MB jsonb value i
   int64_t peak_kb = PeakRssKb(sluice->pid());
   WARN("peak RSS: at start " << start_kb << " kB, after 1M rows " << after_txn_kb
                              << " kB, after 50 MB jsonb " << peak_kb << " kB");
-  CHECK(after_txn_kb < kBoundKb);
-  CHECK(peak_kb < kBoundKb);
+  const int64_t bound_kb = kSanitized ? 2 * kBoundKb : kBoundKb;
+  CHECK(after_txn_kb - base_kb < bound_kb);
+  CHECK(peak_kb - base_kb < bound_kb);
 
   // Every row once, then the document (parsing a million lines here would cost the test
   // far more memory than sluice used).

@@ -72,7 +72,8 @@ TEST_CASE("Shutdown: a second SIGTERM exits at once with code 3 and a restart lo
                              "  out:\n    type: stdout\n    path: " + dir.File("out.jsonl") +
                                  "\n  search:\n    type: elasticsearch\n    url: " + es.url() +
                                  "\n    index: " + es.Index("items") + "\n",
-                             "  items:\n    from: src.public.items\n    to: [out, search]\n"));
+                             "  items:\n    from: src.public.items\n    to: [out, search]\n",
+                             "    toast: lookup\n"));
   std::atomic<bool> stop{false};
   std::thread writer(WriteLoad, db.name(), std::ref(stop), 1500, 11, 2000);
   auto sluice = StartSluice(dir);
