@@ -148,8 +148,9 @@ bench_heading "Redis sink (issue 4)"
 bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction, each a new key) from the" \
   "\`generate\` source into the \`redis\` sink, against redis-benchmark writing values of the" \
   "same length (${value_bytes} bytes: the row as JSON) to the same Redis. Each change costs the" \
-  "sink more than one SET: per batch of 1,000 changes one \`EVALSHA\` of its Lua script, which" \
-  "checks and writes the key's position (\`sluice:pos:...\`) beside the value." \
+  "sink more than one SET: per 200 changes one \`EVALSHA\` of its Lua script (up to 3 in" \
+  "flight), which swaps the key's position (\`sluice:pos:...\`, one \`SET ... GET\`) and writes" \
+  "the value: two Redis commands per change inside Lua, about 7 µs of Redis CPU here." \
   "" \
   "- limit: \`redis-benchmark -P 64 -t set -n $rows -r $rows -d $value_bytes --csv\`" \
   "- sluice: \`time sluice run -c sluice.yaml\` (\`generate\` with \`changes: $rows\`," \
