@@ -34,7 +34,9 @@ TEST_CASE(
       dir.File("sluice.yaml"),
       "shutdown_timeout: 10s\n" + StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
   std::atomic<bool> stop{false};
-  std::thread writer(WriteLoad, db.name(), std::ref(stop), 1500, 7, 2000);
+  // Writes until told to stop, so they still flow when the signal comes, however long
+  // start-up and the snapshot take.
+  std::thread writer(WriteLoad, db.name(), std::ref(stop), 1000000, 7, 2000);
   auto sluice = StartSluice(dir);
   REQUIRE(WaitFor([&] { return LogHas(dir, "pipeline items: streaming"); }, seconds(60)));
   size_t lines = CountLines(dir.File("out.jsonl"));
@@ -51,6 +53,7 @@ TEST_CASE(
   CHECK(LogHas(dir, "sluice exiting with code 0"));
 
   sluice = StartSluice(dir);
+  stop = true;
   writer.join();
   RequireConverged(db, dir);
   sluice->Signal(SIGTERM);
@@ -75,7 +78,7 @@ TEST_CASE("Shutdown: a second SIGTERM exits at once with code 3 and a restart lo
                              "  items:\n    from: src.public.items\n    to: [out, search]\n",
                              "    toast: lookup\n"));
   std::atomic<bool> stop{false};
-  std::thread writer(WriteLoad, db.name(), std::ref(stop), 1500, 11, 2000);
+  std::thread writer(WriteLoad, db.name(), std::ref(stop), 1000000, 11, 2000);
   auto sluice = StartSluice(dir);
   REQUIRE(WaitFor([&] { return LogHas(dir, "pipeline items: streaming"); }, seconds(60)));
   size_t lines = CountLines(dir.File("out.jsonl"));
@@ -96,6 +99,7 @@ TEST_CASE("Shutdown: a second SIGTERM exits at once with code 3 and a restart lo
 
   es.server()->SetDelay(milliseconds(0));
   sluice = StartSluice(dir);
+  stop = true;
   writer.join();
   RequireConverged(db, dir);
   sluice->Signal(SIGTERM);
