@@ -133,9 +133,18 @@ TEST_CASE("PostgresStdout: kill -9 mid-stream, restart, and the result still equ
   for (int round = 0; round < 5; ++round) {
     auto sluice = StartSluice(dir);
     if (round == 0) {
-      REQUIRE(
-          WaitFor([&] { return ReadFile(state_file).find("public.items") != std::string::npos; },
-                  seconds(60)));
+      // The snapshot is durable once the table is listed as done (the state file names the
+      // table as soon as its key ranges are planned, before they are read).
+      REQUIRE(WaitFor(
+          [&] {
+            auto st = nlohmann::json::parse(ReadFile(state_file), nullptr, false);
+            if (!st.is_object() || !st.contains("tables_done")) return false;
+            for (const auto& t : st["tables_done"]) {
+              if (t == "public.items") return true;
+            }
+            return false;
+          },
+          seconds(60)));
     }
     size_t before = CountLines(dir.File("out.jsonl"));
     REQUIRE(WaitFor([&] { return CountLines(dir.File("out.jsonl")) > before + 200; }, seconds(60)));
