@@ -78,10 +78,9 @@ std::vector<std::string> BuildBodies(const Args& a) {
   options.index_template = a.index;
   auto table = std::make_shared<const TableId>(TableId{"gen", "public", "generated"});
   const uint64_t start_lsn = 0x1000000;  // the generate source's default start_lsn
-  const int64_t commit_time_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const int64_t commit_time_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
   std::vector<std::string> bodies;
   std::string body;
   size_t in_body = 0;
@@ -135,8 +134,7 @@ bool PostAll(const Args& a, const std::vector<std::string>& bodies, std::atomic<
     long status = 0;
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
     // A _bulk answer starts {"took":N,"errors":false,...}: a cheap check, no JSON parse.
-    if (rc != CURLE_OK || status != 200 ||
-        answer.find("\"errors\":false") == std::string::npos) {
+    if (rc != CURLE_OK || status != 200 || answer.find("\"errors\":false") == std::string::npos) {
       std::fprintf(stderr, "bench_es_bulk: request %zu failed: %s, HTTP %ld: %.300s\n", i,
                    curl_easy_strerror(rc), status, answer.c_str());
       return false;

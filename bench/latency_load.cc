@@ -158,7 +158,8 @@ size_t Read(const Args& a, Shared& s) {
     bool leading = true;
     for (size_t j = 0; j < n; ++j) {
       void* raw = nullptr;
-      if (redisGetReply(redis.get(), &raw) != REDIS_OK) Fail("redis: " + std::string(redis->errstr));
+      if (redisGetReply(redis.get(), &raw) != REDIS_OK)
+        Fail("redis: " + std::string(redis->errstr));
       std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(static_cast<redisReply*>(raw),
                                                                     freeReplyObject);
       if (reply->type != REDIS_REPLY_INTEGER) Fail("redis: EXISTS did not answer an integer");
@@ -197,8 +198,8 @@ int main(int argc, char** argv) {
   std::vector<double> ms;
   ms.reserve(seen);
   for (size_t i = 0; i < seen; ++i) {
-    ms.push_back(std::chrono::duration<double, std::milli>(s.appeared_at[i] - s.committed_at[i])
-                     .count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(s.appeared_at[i] - s.committed_at[i]).count());
   }
   if (!a.out.empty()) {
     std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(a.out.c_str(), "w"), std::fclose);
