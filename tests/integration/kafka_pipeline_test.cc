@@ -203,9 +203,7 @@ TEST_CASE("KafkaPipeline: broker errors while producing and consuming lose nothi
   auto sluice = StartSluice(dir);
   // Errors on every path, again and again, while the writes go on.
   for (int round = 0; round < 20; ++round) {
-    mock.PushErrors(KafkaApi::kProduce,
-                    {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS});
+    mock.PushErrors(KafkaApi::kProduce, NotAppendedProduceErrors());
     mock.PushErrors(KafkaApi::kFetch, {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                                        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT});
     mock.PushErrors(KafkaApi::kOffsetCommit, {RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,

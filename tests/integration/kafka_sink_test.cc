@@ -152,10 +152,7 @@ TEST_CASE("KafkaSink: broker errors during produce are retried, nothing lost or 
   REQUIRE(sink->Open().ok());
   int lsn = 1000;
   for (int round = 0; round < 5; ++round) {
-    mock.PushErrors(KafkaApi::kProduce,
-                    {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                     RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND});
+    mock.PushErrors(KafkaApi::kProduce, NotAppendedProduceErrors());
     REQUIRE(sink->Write(Changes(lsn, 400)).ok());
     lsn += 400;
     Status s = FlushUntilDone(*sink);
