@@ -22,6 +22,7 @@
 #include "runtime/http_server.h"
 #include "runtime/logging.h"
 #include "runtime/status.h"
+#include "runtime/verify.h"
 #include "runtime/version.h"
 
 namespace sluice {
@@ -89,6 +90,16 @@ int CmdCheck(const std::string& path, bool connect, const Registry& registry) {
   std::cout << path << ": ok (" << config.pipelines.size() << " pipeline(s)"
             << (connect ? ", every source and sink reachable" : "") << ")\n";
   return kExitOk;
+}
+
+// `sluice verify`: every sink of the pipelines against their source, at one position.
+int CmdVerify(const std::string& path, const VerifyOptions& options, const Registry& registry) {
+  Config config;
+  if (!LoadOrReport(path, registry, &config)) return kExitUsage;
+  (void)SetupLogging("text", "warn");
+  VerifyReport report = RunVerify(config, registry, options);
+  std::cout << VerifyText(report);
+  return report.Clean() ? kExitOk : kExitFailure;
 }
 
 // `sluice status`: the running daemon's /status, as a table or as JSON.
@@ -173,6 +184,16 @@ int Main(int argc, char** argv) {
                      "HOST:PORT of its endpoints (default: http.listen, else 127.0.0.1:8080); "
                      "the token may also come from SLUICE_HTTP_TOKEN");
   status->add_flag("--json", json, "Print the /status JSON as it is");
+  VerifyOptions verify_options;
+  int wait_seconds = 300;
+  auto* verify = app.add_subcommand(
+      "verify", "Compare every sink with the source at one position; exit 0 when they match");
+  verify->add_option("-c,--config", config_path, "Config file (YAML)")->required();
+  verify->add_option("--pipeline", verify_options.pipeline, "Only this pipeline");
+  verify->add_flag("--repair", verify_options.repair,
+                   "Re-send what differs through the pipeline's sinks, at the verify position");
+  verify->add_option("--wait", wait_seconds,
+                     "Seconds to wait for the pipeline to confirm the verify position (300)");
   auto* version = app.add_subcommand("version", "Print version and build commit");
   auto* plugins = app.add_subcommand("plugins", "List sources and sinks with their options");
 
@@ -188,6 +209,10 @@ int Main(int argc, char** argv) {
   }
   if (*plugins) return CmdPlugins(registry);
   if (*check) return CmdCheck(config_path, connect, registry);
+  if (*verify) {
+    verify_options.wait = std::chrono::seconds(wait_seconds);
+    return CmdVerify(config_path, verify_options, registry);
+  }
   if (*status) return CmdStatus(config_path, address, json, registry);
   StartSignalThread();
   return CmdRun(config_path, registry);

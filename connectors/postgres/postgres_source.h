@@ -39,6 +39,7 @@ class PostgresSource : public Source {
 
   Status Check() override;
   Result<std::vector<TableSchema>> Describe() override;  // postgres_describe.cc
+  Result<std::unique_ptr<SourceScan>> OpenScan() override;  // postgres_verify.cc
   Status Run(BatchEmitter& out, const std::atomic<bool>& stop) override;
   void Confirm(const Checkpoint& checkpoint) override;
   void Shutdown() override;

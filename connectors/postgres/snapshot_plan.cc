@@ -65,4 +65,15 @@ std::string RangeCopySql(const PgConn& conn, const TableInfo& table, const Table
   return sql + ") TO STDOUT";
 }
 
+std::string KeysCopySql(const PgConn& conn, const TableInfo& table,
+                        const std::vector<std::vector<std::string>>& keys) {
+  std::string cols;
+  for (const auto& c : table.columns) cols += (cols.empty() ? "" : ", ") + conn.Ident(c.name);
+  std::string in;
+  for (const auto& k : keys) in += (in.empty() ? "" : ", ") + RowOf(conn, k);
+  if (in.empty()) in = "NULL";
+  return "COPY (SELECT " + cols + " FROM " + TableName(conn, table) + " WHERE ROW(" +
+         KeyList(conn, table.key_columns) + ") IN (" + in + ")) TO STDOUT";
+}
+
 }  // namespace sluice::pg

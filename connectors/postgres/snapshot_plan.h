@@ -27,4 +27,9 @@ bool PlanFits(const TablePlan& plan, const TableInfo& table);
 std::string RangeCopySql(const PgConn& conn, const TableInfo& table, const TablePlan& plan,
                          size_t range);
 
+// `COPY (SELECT <columns> FROM table WHERE <key> IN (...)) TO STDOUT`: the rows with these
+// key values (text forms, in key column order).
+std::string KeysCopySql(const PgConn& conn, const TableInfo& table,
+                        const std::vector<std::vector<std::string>>& keys);
+
 }  // namespace sluice::pg

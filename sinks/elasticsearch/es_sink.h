@@ -54,6 +54,8 @@ class EsSink : public Sink {
   Status Write(const Batch& batch) override;
   Status Flush() override;
   bool WantsFlush() const override;
+  // _mget by _id and a scroll over the index (es_reader.cc).
+  Result<std::unique_ptr<SinkReader>> Reader() override;
 
   const EsSinkStats& stats() const { return stats_; }
   size_t pending() const { return pending_.size(); }

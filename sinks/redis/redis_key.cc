@@ -85,6 +85,18 @@ std::string ColumnNames(const Row& row) {
 
 }  // namespace
 
+std::string KeyTemplate::FixedPrefix(const TableId& table) const {
+  if (segments_.empty()) return (default_prefix_.empty() ? table.name : default_prefix_) + ":";
+  std::string out;
+  for (const Segment& s : segments_) {
+    if (s.kind == Kind::kColumn) break;
+    out.append(s.kind == Kind::kLiteral  ? s.text
+               : s.kind == Kind::kSchema ? table.schema
+                                         : table.name);
+  }
+  return out;
+}
+
 Status KeyTemplate::Render(const TableId& table, const std::vector<const Row*>& rows,
                            const Row& key_row, std::string* out) const {
   out->clear();

@@ -27,6 +27,9 @@ class KeyTemplate {
   Status Render(const TableId& table, const std::vector<const Row*>& rows, const Row& key_row,
                 std::string* out) const;
 
+  // What every key of `table` starts with: the template up to its first column.
+  std::string FixedPrefix(const TableId& table) const;
+
   const std::string& text() const { return text_; }
   bool is_default() const { return segments_.empty(); }
   // The column names the template uses, in order (no schema/table).

@@ -67,6 +67,8 @@ class RedisSink : public Sink {
   Status Write(const Batch& batch) override;
   Status Flush() override { return Status::Ok(); }
   bool WantsFlush() const override { return true; }
+  // GET/HGETALL and the position keys; SCAN for a table's entries (redis_reader.cc).
+  Result<std::unique_ptr<SinkReader>> Reader() override;
 
   const RedisSinkStats& stats() const { return stats_; }
 

@@ -14,6 +14,7 @@
 namespace sluice {
 
 class DeadLetters;
+class SinkReader;
 
 struct SinkContext {
   std::string pipeline;  // pipeline name
@@ -49,6 +50,9 @@ class Sink {
   }
   virtual Status Write(const Batch& batch) = 0;
   virtual Status Flush() = 0;
+  // The sink's read path back out of its target, for `sluice verify`; NotFound when the
+  // sink cannot be read back (the default). Needs Check() or Open() first.
+  virtual Result<std::unique_ptr<SinkReader>> Reader();
   // True when the sink wants Flush() before taking more (its buffer is full).
   // The runner also flushes whenever its input queue runs dry.
   virtual bool WantsFlush() const { return true; }

@@ -1,5 +1,7 @@
 #include "core/source.h"
 
+#include "core/verify.h"
+
 namespace sluice {
 
 const char* SourcePhaseName(SourcePhase phase) {
@@ -16,6 +18,10 @@ const char* SourcePhaseName(SourcePhase phase) {
       return "stopped";
   }
   return "unknown";
+}
+
+Result<std::unique_ptr<SourceScan>> Source::OpenScan() {
+  return Status::NotFound("this source cannot be read for verification");
 }
 
 }  // namespace sluice

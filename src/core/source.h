@@ -18,6 +18,7 @@
 namespace sluice {
 
 class StateStore;
+class SourceScan;
 
 // Where a source hands its batches. Implemented by the pipeline.
 class BatchEmitter {
@@ -126,6 +127,10 @@ class Source {
   virtual Result<std::vector<TableSchema>> Describe() {
     return Status::NotFound("this source cannot list its tables' columns");
   }
+
+  // A consistent read of the pipeline's tables at a fresh position, for `sluice verify`.
+  // NotFound when the source cannot offer one (the default).
+  virtual Result<std::unique_ptr<SourceScan>> OpenScan();
 
   // Reads until `stop` becomes true (returns Cancelled or Ok) or a fatal error.
   // Transient failures (lost connection) are retried inside; what comes back is final

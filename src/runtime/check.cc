@@ -38,6 +38,8 @@ void MapNames(const std::vector<std::unique_ptr<Transform>>& transforms, const T
   }
 }
 
+}  // namespace
+
 std::vector<TableSchema> AfterTransforms(const std::vector<TableSchema>& tables,
                                          const std::vector<TransformSpec>& specs) {
   auto transforms = BuildTransforms(specs);
@@ -50,8 +52,6 @@ std::vector<TableSchema> AfterTransforms(const std::vector<TableSchema>& tables,
   }
   return out;
 }
-
-}  // namespace
 
 Status CheckSinkSchemas(const PipelineConfig& pipeline, Source& source,
                         std::vector<NamedSink>& sinks) {

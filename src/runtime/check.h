@@ -11,6 +11,11 @@
 
 namespace sluice {
 
+// The tables as they leave the transforms `specs`: columns and key columns renamed,
+// selected or dropped as the transforms do.
+std::vector<TableSchema> AfterTransforms(const std::vector<TableSchema>& tables,
+                                         const std::vector<TransformSpec>& specs);
+
 // Asks every sink of the pipeline whether it can serve the source's tables as the
 // transforms leave them (Sink::CheckSchema). Ok when the source cannot describe them now.
 // Used by `check --connect` and before a pipeline starts.

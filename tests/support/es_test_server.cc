@@ -137,11 +137,21 @@ struct EsTestServer::State {
   int fail_items = 0, fail_items_status = 429;
   std::chrono::milliseconds delay{0};
   uint64_t bulk_items = 0;
+  // Open scroll contexts: the hits not yet returned, frozen when the search started.
+  struct Scroll {
+    std::vector<json> hits;
+    size_t size = 10;  // hits per page, from the search that opened it
+    size_t total = 0;  // hits of the search, reported on every page
+  };
+  std::map<std::string, Scroll> scrolls;
+  uint64_t next_scroll = 0;
 
   void Handle(const httplib::Request& req, httplib::Response& res);
   void Route(const httplib::Request& req, httplib::Response& res);
   Index& AutoCreate(const std::string& name) { return indexes[name]; }
   void Refresh(Index& ix) { ix.searchable = ix.docs; }
+  // The next page of scroll `id`, as a search answer.
+  json ScrollPage(const std::string& id);
   void CreateIndex(const std::string& name, const std::string& body, httplib::Response& res);
   void Bulk(const std::string& path_index, const httplib::Request& req, httplib::Response& res);
   json BulkItem(const std::string& action, const json& meta, const json* source,
@@ -212,6 +222,22 @@ void EsTestServer::State::Route(const httplib::Request& req, httplib::Response& 
     for (auto& [name, ix] : indexes) Refresh(ix);
     return SendJson(res, 200, {{"_shards", {{"total", 1}, {"successful", 1}, {"failed", 0}}}});
   }
+  if (parts.size() == 2 && parts[0] == "_search" && parts[1] == "scroll") {
+    json body = json::parse(req.body.empty() ? "{}" : req.body);
+    if (m == "DELETE") {
+      size_t freed = 0;
+      json ids = body.value("scroll_id", json::array());
+      if (!ids.is_array()) ids = json::array({ids});
+      for (const auto& id : ids) freed += scrolls.erase(id.get<std::string>());
+      return SendJson(res, 200, {{"succeeded", true}, {"num_freed", freed}});
+    }
+    std::string id = body.value("scroll_id", "");
+    if (!scrolls.count(id)) {
+      return SendError(res, 404, "search_context_missing_exception",
+                       "No search context found for id [" + id + "]");
+    }
+    return SendJson(res, 200, ScrollPage(id));
+  }
   const std::string& name = parts[0];
   if (parts.size() == 1 && m == "PUT") return CreateIndex(name, req.body, res);
   auto it = indexes.find(name);
@@ -271,8 +297,44 @@ void EsTestServer::State::Route(const httplib::Request& req, httplib::Response& 
     return SendJson(res, 200, {{"count", n}, {"_shards", {{"total", 1}, {"successful", 1}}}});
   }
   if (op == "_delete_by_query" && m == "POST") return DeleteByQuery(ix, name, req, res);
+  if (op == "_search") {
+    // Search sees the last refresh, like Elasticsearch; with ?scroll= the result set is
+    // frozen and read page by page through _search/scroll.
+    json body = json::parse(req.body.empty() ? "{}" : req.body);
+    json query = body.value("query", json::object());
+    bool version = body.value("version", false);
+    std::vector<json> hits;
+    for (const auto& [id, d] : ix.searchable) {
+      if (d.deleted || !Matches(query, d)) continue;
+      json h = {{"_index", name}, {"_id", id}, {"_score", nullptr}, {"_source", d.source}};
+      if (version) h["_version"] = d.version;
+      hits.push_back(std::move(h));
+    }
+    std::string id = "scroll-" + std::to_string(++next_scroll);
+    size_t total = hits.size();
+    scrolls[id] = Scroll{std::move(hits), body.value("size", size_t{10}), total};
+    json page = ScrollPage(id);
+    if (!req.has_param("scroll")) {
+      scrolls.erase(id);
+      page.erase("_scroll_id");
+    }
+    return SendJson(res, 200, page);
+  }
   SendError(res, 405, "illegal_argument_exception",
             "test server does not support " + m + " " + req.path);
+}
+
+json EsTestServer::State::ScrollPage(const std::string& id) {
+  Scroll& scroll = scrolls[id];
+  size_t total = scroll.total;
+  size_t n = std::min(scroll.size, scroll.hits.size());
+  json hits = json::array();
+  for (size_t i = 0; i < n; ++i) hits.push_back(std::move(scroll.hits[i]));
+  scroll.hits.erase(scroll.hits.begin(), scroll.hits.begin() + static_cast<std::ptrdiff_t>(n));
+  return {{"_scroll_id", id},
+          {"took", 1},
+          {"timed_out", false},
+          {"hits", {{"total", {{"value", total}, {"relation", "eq"}}}, {"hits", hits}}}};
 }
 
 void EsTestServer::State::CreateIndex(const std::string& name, const std::string& body,

@@ -1,9 +1,10 @@
 // EsTestServer: an in-process HTTP server that follows Elasticsearch's documented behaviour
 // for exactly what the elasticsearch sink uses (index creation, _bulk with external /
 // external_gte versioning, per-item errors, get by id, _mget, _count, _refresh,
-// _delete_by_query), plus fault injection (429/503 answers, slow answers) and a record of
-// the requests. Elasticsearch cannot be installed on our machines; see es_test_server.cc
-// for the documented behaviours it follows and es_test_server_test.cc for their pins.
+// _delete_by_query, _search with scroll), plus fault injection (429/503 answers, slow answers) and
+// a record of the requests. Elasticsearch cannot be installed on our machines; see
+// es_test_server.cc for the documented behaviours it follows and es_test_server_test.cc for their
+// pins.
 #pragma once
 
 #include <atomic>
