@@ -26,6 +26,8 @@ class StdoutSink : public Sink {
   Status Write(const Batch& batch) override;
   Status Flush() override;
   bool WantsFlush() const override { return buffer_.size() >= options_.buffer_bytes; }
+  // With a file: its lines replayed per key, newest position first (stdout_reader.cc).
+  Result<std::unique_ptr<SinkReader>> Reader() override;
 
  private:
   StdoutSinkOptions options_;

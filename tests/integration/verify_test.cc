@@ -192,4 +192,67 @@ TEST_CASE("Verify: an Elasticsearch index corrupted behind sluice's back is foun
   CHECK(sluice->Wait(seconds(30)) == 0);
 }
 
+TEST_CASE("Verify: a JSON-lines file edited behind sluice's back is found and repaired",
+          "[integration][verify]") {
+  TestDb db("it_verify_file");
+  CreateItems(db, 300);
+  TempDir dir("verify-file");
+  WriteFile(dir.File("sluice.yaml"),
+            StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
+  auto sluice = StartSluice(dir);
+  REQUIRE(WaitFor([&] { return CountLines(dir.File("out.jsonl")) >= 300; }, seconds(120)));
+  db.Exec("UPDATE items SET name = 'streamed ' || id WHERE id <= 20");
+  db.Exec("DELETE FROM items WHERE id = 21");
+
+  Outcome clean = Verify(dir);
+  INFO(clean.out);
+  CHECK(clean.code == 0);
+  CHECK(Has(clean, "every verified sink equals the source"));
+
+  // In place, so the sink's append-only descriptor stays valid: a changed value, the lines
+  // of one key blanked (a consumer skips them), and a line for a row that never existed.
+  std::string text = ReadFile(dir.File("out.jsonl"));
+  auto edit = [&](const std::string& needle, const std::function<void(size_t, size_t)>& f) {
+    size_t at = text.find(needle);
+    REQUIRE(at != std::string::npos);
+    size_t begin = text.rfind('\n', at) + 1;
+    f(begin, text.find('\n', at));
+  };
+  edit(R"("name":"item 30")", [&](size_t b, size_t) {
+    size_t n = text.find("item 30", b);
+    text.replace(n, 7, "XXXX 30");
+  });
+  edit(R"("key":{"id":31})", [&](size_t b, size_t e) { text.replace(b, e - b, e - b, ' '); });
+  std::FILE* f = std::fopen(dir.File("out.jsonl").c_str(), "r+");
+  REQUIRE(f);
+  REQUIRE(std::fwrite(text.data(), 1, text.size(), f) == text.size());
+  std::fclose(f);
+  f = std::fopen(dir.File("out.jsonl").c_str(), "a");
+  REQUIRE(f);
+  std::fputs(R"({"op":"insert","source":"src","schema":"public","table":"items","key":{"id":9999},)"
+             R"("after":{"id":9999,"name":"ghost","qty":1,"price":"1.000"},"lsn":"0/1","seq":0,)"
+             R"("commit_time":null,"xid":1})"
+             "\n",
+             f);
+  std::fclose(f);
+
+  Outcome found = Verify(dir);
+  INFO(found.out);
+  CHECK(found.code == 1);
+  CHECK(Has(found, "different id=30"));
+  CHECK(Has(found, "missing id=31"));
+  CHECK(Has(found, "extra line at byte"));
+
+  Outcome repaired = Verify(dir, {"--repair"});
+  INFO(repaired.out);
+  CHECK(repaired.code == 0);
+  CHECK(Has(repaired, "result: 3 differences repaired"));
+
+  Outcome again = Verify(dir);
+  INFO(again.out);
+  CHECK(again.code == 0);
+  sluice->Signal(SIGTERM);
+  CHECK(sluice->Wait(seconds(30)) == 0);
+}
+
 }  // namespace sluice::test
