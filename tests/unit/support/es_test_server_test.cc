@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace sluice::test {
 namespace {
@@ -23,7 +24,7 @@ Answer Call(EsTestServer& server, const std::string& method, const std::string& 
   httplib::Result r = method == "GET"      ? c.Get(path)
                       : method == "HEAD"   ? c.Head(path)
                       : method == "PUT"    ? c.Put(path, body, type)
-                      : method == "DELETE" ? c.Delete(path)
+                      : method == "DELETE" ? c.Delete(path, body, type)
                                            : c.Post(path, body, type);
   REQUIRE(r);
   Answer a;
@@ -239,6 +240,52 @@ TEST_CASE("EsTestServer: auth and recorded headers", "[unit][es-server]") {
   auto reqs = s.Requests();
   REQUIRE(reqs.size() == 2);
   CHECK(reqs[1].headers["authorization"] == "ApiKey abc");
+}
+
+TEST_CASE(
+    "EsTestServer: _search sees the last refresh; scroll pages a frozen result "
+    "(search-search, scroll-search-results, clear-scroll-api)",
+    "[unit][es-server]") {
+  EsTestServer s;
+  std::string bulk;
+  for (int i = 1; i <= 5; ++i)
+    bulk += Action("index", std::to_string(i), 100 + i) + "{\"n\":" + std::to_string(i) + "}\n";
+  REQUIRE(Call(s, "POST", "/_bulk", bulk, "application/x-ndjson").status == 200);
+  // Not yet refreshed: a search sees nothing (a get would).
+  CHECK(Call(s, "POST", "/t/_search", R"({"size":10})").body["hits"]["hits"].empty());
+  REQUIRE(Call(s, "POST", "/t/_refresh").status == 200);
+  auto first =
+      Call(s, "POST", "/t/_search?scroll=1m", R"({"size":2,"version":true,"sort":["_doc"]})");
+  REQUIRE(first.status == 200);
+  CHECK(first.body["hits"]["total"]["value"] == 5);
+  REQUIRE(first.body["hits"]["hits"].size() == 2);
+  CHECK(first.body["hits"]["hits"][0]["_version"] == 101);
+  std::string id = first.body["_scroll_id"];
+  // Changes after the search started do not show in its pages.
+  REQUIRE(Call(s, "POST", "/_bulk", Action("delete", "5", 200), "application/x-ndjson").status ==
+          200);
+  REQUIRE(Call(s, "POST", "/t/_refresh").status == 200);
+  std::set<std::string> ids;
+  for (const auto& h : first.body["hits"]["hits"]) ids.insert(h["_id"].get<std::string>());
+  while (true) {
+    auto page =
+        Call(s, "POST", "/_search/scroll", json{{"scroll", "1m"}, {"scroll_id", id}}.dump());
+    REQUIRE(page.status == 200);
+    CHECK(page.body["hits"]["total"]["value"] == 5);
+    if (page.body["hits"]["hits"].empty()) break;
+    for (const auto& h : page.body["hits"]["hits"]) ids.insert(h["_id"].get<std::string>());
+  }
+  CHECK(ids == std::set<std::string>{"1", "2", "3", "4", "5"});
+  auto cleared =
+      Call(s, "DELETE", "/_search/scroll", json{{"scroll_id", json::array({id})}}.dump());
+  CHECK(cleared.body["num_freed"] == 1);
+  CHECK(
+      Call(s, "POST", "/_search/scroll", json{{"scroll", "1m"}, {"scroll_id", id}}.dump()).status ==
+      404);
+  // Without ?scroll= there is no scroll id, and size bounds the hits.
+  auto plain = Call(s, "POST", "/t/_search", R"({"size":3})");
+  CHECK(plain.body["hits"]["hits"].size() == 3);
+  CHECK(!plain.body.contains("_scroll_id"));
 }
 
 }  // namespace sluice::test
