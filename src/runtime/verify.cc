@@ -45,20 +45,19 @@ std::string Joined(const Row& key) {
   return out;
 }
 
-// Writes `changes` to the sink and waits until they are durable, riding out short outages.
-Status Resend(Sink& sink, std::vector<Change> changes) {
-  Batch batch;
-  batch.changes = std::move(changes);
-  Status s;
+// Runs `f` again while it answers Unavailable (a target briefly down or overloaded), with
+// capped exponential backoff, until `wait` has passed.
+Status Patiently(const std::function<Status()>& f, std::chrono::milliseconds wait) {
+  auto deadline = std::chrono::steady_clock::now() + wait;
   auto delay = std::chrono::milliseconds(100);
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    s = sink.Write(batch);
-    if (s.ok()) s = sink.Flush();
-    if (s.code() != StatusCode::kUnavailable) return s;
+  while (true) {
+    Status s = f();
+    if (s.code() != StatusCode::kUnavailable || std::chrono::steady_clock::now() >= deadline) {
+      return s;
+    }
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(5000));
   }
-  return s;
 }
 
 struct SinkUnderTest {
@@ -108,8 +107,14 @@ class PipelineVerifier {
 
   Status CompareRows(SinkUnderTest& s, const std::vector<Change>& rows, VerifyTally& t) {
     if (rows.empty()) return Status::Ok();
-    auto probes = s.reader->Compare(rows);
-    if (!probes.ok()) return probes.status().WithContext("sink " + s.sink->name);
+    Result<std::vector<Probe>> probes = Status::Internal("not compared");
+    Status read = Patiently(
+        [&] {
+          probes = s.reader->Compare(rows);
+          return probes.status();
+        },
+        options_.wait);
+    if (!read.ok()) return read.WithContext("sink " + s.sink->name);
     std::vector<Change> resend;
     for (size_t i = 0; i < rows.size(); ++i) {
       const Probe& p = (*probes)[i];
@@ -186,7 +191,14 @@ class PipelineVerifier {
   Status Repair(SinkUnderTest& s, std::vector<Change> changes, VerifyTally& t) {
     if (changes.empty()) return Status::Ok();
     size_t n = changes.size();
-    Status r = Resend(*s.sink->sink, std::move(changes));
+    Batch batch;
+    batch.changes = std::move(changes);
+    Status r = Patiently(
+        [&] {
+          Status w = s.sink->sink->Write(batch);
+          return w.ok() ? s.sink->sink->Flush() : w;
+        },
+        options_.wait);
     if (!r.ok()) return r.WithContext("repairing through sink " + s.sink->name);
     t.repaired += n;
     return Status::Ok();
@@ -213,7 +225,8 @@ Status VerifyPipeline(const Config& config, const PipelineConfig& pc, const Regi
                                reader.status().message());
       continue;
     }
-    Status s = options.repair ? named.sink->Open() : named.sink->Check();
+    Status s = Patiently([&] { return options.repair ? named.sink->Open() : named.sink->Check(); },
+                         options.wait);
     if (!s.ok()) return s.WithContext("sink " + named.name);
     sinks.push_back({&named, std::move(reader).value()});
   }

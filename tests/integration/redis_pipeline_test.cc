@@ -18,6 +18,7 @@
 
 #include "sinks/redis/redis_client.h"
 #include "support/applied_state.h"
+#include "support/own_redis.h"
 #include "support/stdout_pipeline.h"
 #include "support/test_env.h"
 
@@ -134,53 +135,6 @@ void RequireConverged(TestDb& db, const TempDir& dir, const std::string& url, bo
   }
 }
 
-// A Redis of this test's own, with an append-only file fsynced on every write, so that it
-// can be killed and restarted without losing what it acknowledged.
-class OwnRedis {
- public:
-  explicit OwnRedis(const TempDir& dir) : dir_(dir.path()) {
-    int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    socklen_t len = sizeof(addr);
-    REQUIRE(::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-    ::close(s);
-    Start();
-  }
-  ~OwnRedis() { Kill(); }
-  void Start() {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::string port = std::to_string(port_);
-      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir",
-               dir_.c_str(), "--logfile", (dir_ + "/redis.log").c_str(), nullptr);
-      ::_exit(127);
-    }
-    REQUIRE(WaitFor(
-        [&] {
-          auto c = Client(Url(0));
-          return c->Connect().ok() && c->Command({"PING"}).ok();
-        },
-        seconds(20)));
-  }
-  void Kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  std::string Url(int db) const { return UrlFor(db, port_); }
-
- private:
-  std::string dir_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
-
 }  // namespace
 
 TEST_CASE("PostgresRedis: 10,000-row snapshot then stream under writes equals the table",
@@ -210,7 +164,7 @@ TEST_CASE("PostgresRedis: Redis killed mid-stream and restarted, then the cache 
   TestDb db("it_redis_outage");
   CreateItems(db, 3000);
   TempDir dir("redis-outage");
-  OwnRedis server(dir);
+  OwnRedis server(dir.path());
   std::string url = server.Url(0);
   WriteFile(dir.File("sluice.yaml"),
             Config(dir, db.Dsn(), url, "", "  items: src.public.items | cache\n"));

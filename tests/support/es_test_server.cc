@@ -619,6 +619,11 @@ void EsTestServer::FailNextRequests(int n, int status) {
   state_->fail_requests_status = status;
 }
 
+int EsTestServer::FailuresLeft() const {
+  std::lock_guard lock(state_->mu);
+  return state_->fail_requests + state_->fail_items;
+}
+
 void EsTestServer::FailNextItems(int n, int status) {
   std::lock_guard lock(state_->mu);
   state_->fail_items = n;

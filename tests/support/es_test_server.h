@@ -61,6 +61,8 @@ class EsTestServer {
   // The next `n` _bulk items are answered with `status` (429: es_rejected_execution_exception)
   // without being applied; the rest of their request is applied normally.
   void FailNextItems(int n, int status);
+  // Injected request and item failures not yet answered.
+  int FailuresLeft() const;
   // Every answer is delayed by `d` (a slow cluster).
   void SetDelay(std::chrono::milliseconds d);
 
