@@ -22,23 +22,11 @@ std::string ValueText(const ordered_json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-// The key's values in order, joined by a separator no text form contains.
+// The key object's values in order, as JoinedKey joins them.
 std::string JoinKey(const ordered_json& key) {
-  std::string out;
-  for (const auto& v : key) {
-    out += ValueText(v);
-    out += '\x1f';
-  }
-  return out;
-}
-
-std::string JoinKey(const Row& key) {
-  std::string out;
-  for (const Field& f : key) {
-    out += f.value.text;
-    out += '\x1f';
-  }
-  return out;
+  std::vector<std::string> values;
+  for (const auto& v : key) values.push_back(ValueText(v));
+  return JoinedKey(values);
 }
 
 Position LinePosition(const ordered_json& line) {
@@ -55,7 +43,7 @@ class FileReader : public SinkReader {
     std::vector<Probe> out(expected.size());
     for (size_t i = 0; i < expected.size(); ++i) {
       const Change& c = expected[i];
-      const Entry* e = Find(*c.table, JoinKey(c.key));
+      const Entry* e = Find(*c.table, JoinedKey(c.key));
       if (e && e->position >= c.position) {
         out[i].verdict = Verdict::kNewer;
         continue;

@@ -59,6 +59,25 @@ struct HeldEntry {
   std::string name;              // Redis key, document _id, ...
 };
 
+// A key's values (text forms, in order) joined by a separator no text form contains: the
+// same string from a Row and from the text a sink stored, for set lookups.
+inline std::string JoinedKey(const std::vector<std::string>& values) {
+  std::string out;
+  for (const std::string& v : values) {
+    out += v;
+    out += '\x1f';
+  }
+  return out;
+}
+inline std::string JoinedKey(const Row& key) {
+  std::string out;
+  for (const Field& f : key) {
+    out += f.value.text;
+    out += '\x1f';
+  }
+  return out;
+}
+
 // A sink's read path. Created by the sink, used from one thread.
 class SinkReader {
  public:

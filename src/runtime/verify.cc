@@ -26,25 +26,6 @@ std::string KeyText(const Row& key) {
   return out;
 }
 
-// The key's values joined by a separator no text form contains, for set lookups.
-std::string Joined(const std::vector<std::string>& values) {
-  std::string out;
-  for (const std::string& v : values) {
-    out += v;
-    out += '\x1f';
-  }
-  return out;
-}
-
-std::string Joined(const Row& key) {
-  std::string out;
-  for (const Field& f : key) {
-    out += f.value.text;
-    out += '\x1f';
-  }
-  return out;
-}
-
 // Runs `f` again while it answers Unavailable (a target briefly down or overloaded), with
 // capped exponential backoff, until `wait` has passed.
 Status Patiently(const std::function<Status()>& f, std::chrono::milliseconds wait) {
@@ -163,14 +144,14 @@ class PipelineVerifier {
           batch.changes = std::move(found).value();
           ApplyTransforms(transforms_, batch);
           std::unordered_set<std::string> live;
-          for (const Change& c : batch.changes) live.insert(Joined(c.key));
+          for (const Change& c : batch.changes) live.insert(JoinedKey(c.key));
           std::vector<Change> deletes;
           for (const HeldEntry& e : page) {
             if (e.key.empty()) {
               ++t.unkeyed;
               continue;
             }
-            if (live.count(Joined(e.key))) continue;
+            if (live.count(JoinedKey(e.key))) continue;
             ++t.extra;
             Example(t, "extra " + e.name + " (no such row" +
                            (transforms_.empty() ? "" : ", or the pipeline filters it out") + ")");

@@ -4,6 +4,7 @@
 // a row that does not exist); verify must name each, and --repair must fix them.
 #include <hiredis/hiredis.h>
 #include <httplib.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,9 @@ struct Outcome {
 Outcome Verify(const TempDir& dir, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = {"verify", "-c", dir.File("sluice.yaml"), "--wait", "60"};
   args.insert(args.end(), extra.begin(), extra.end());
+  // RunSluice appends: start from empty files, so each outcome is this run's alone.
+  ::unlink(dir.File("verify.out").c_str());
+  ::unlink(dir.File("verify.err").c_str());
   Outcome o;
   o.code = RunSluice(args, dir.File("verify.out"), dir.File("verify.err"), seconds(120));
   o.out = ReadFile(dir.File("verify.out")) + ReadFile(dir.File("verify.err"));
@@ -49,6 +53,34 @@ size_t KeyCount(redis::RedisClient& c, const std::string& pattern) {
   auto keys = c.Command({"KEYS", pattern});
   REQUIRE(keys.ok());
   return (*keys)->elements;
+}
+
+// Verify names each difference in `expected` and exits 1; --repair fixes all `count` of them
+// and exits 0; a last verify finds the sinks equal.
+void RequireFoundThenRepaired(const TempDir& dir, const std::vector<std::string>& expected,
+                              int count) {
+  Outcome found = Verify(dir);
+  INFO(found.out);
+  CHECK(found.code == 1);
+  for (const std::string& e : expected) CHECK(Has(found, e));
+  CHECK(Has(found, "result: differences found"));
+
+  Outcome repaired = Verify(dir, {"--repair"});
+  INFO(repaired.out);
+  CHECK(repaired.code == 0);
+  CHECK(Has(repaired, "result: " + std::to_string(count) + " differences repaired"));
+
+  Outcome again = Verify(dir);
+  INFO(again.out);
+  CHECK(again.code == 0);
+  CHECK(Has(again, "every verified sink equals the source"));
+}
+
+void RequireClean(const TempDir& dir) {
+  Outcome clean = Verify(dir);
+  INFO(clean.out);
+  CHECK(clean.code == 0);
+  CHECK(Has(clean, "every verified sink equals the source"));
 }
 
 }  // namespace
@@ -82,10 +114,7 @@ TEST_CASE(
   db.Exec("UPDATE items SET name = 'streamed ' || id WHERE id <= 20");
   db.Exec("DELETE FROM items WHERE id BETWEEN 21 AND 25");
 
-  Outcome clean = Verify(dir);
-  INFO(clean.out);
-  CHECK(clean.code == 0);
-  CHECK(Has(clean, "every verified sink equals the source"));
+  RequireClean(dir);
   CHECK(KeyCount(*redis, "items:*") == 295);
 
   // A changed value, a removed entry, and an entry for a row that never existed (at an old
@@ -100,24 +129,10 @@ TEST_CASE(
               .ok());
   REQUIRE(redis->Command({"HSET", "h:32", "name", "stale"}).ok());
 
-  Outcome found = Verify(dir);
-  INFO(found.out);
-  CHECK(found.code == 1);
-  CHECK(Has(found, "different id=30: column name"));
-  CHECK(Has(found, "missing id=31"));
-  CHECK(Has(found, "extra items:9999"));
-  CHECK(Has(found, "different id=32: column name"));
-  CHECK(Has(found, "result: differences found"));
-
-  Outcome repaired = Verify(dir, {"--repair"});
-  INFO(repaired.out);
-  CHECK(repaired.code == 0);
-  CHECK(Has(repaired, "result: 4 differences repaired"));
-
-  Outcome again = Verify(dir);
-  INFO(again.out);
-  CHECK(again.code == 0);
-  CHECK(Has(again, "every verified sink equals the source"));
+  RequireFoundThenRepaired(dir,
+                           {"different id=30: column name", "missing id=31", "extra items:9999",
+                            "different id=32: column name"},
+                           4);
   auto ghost = redis->Command({"EXISTS", "items:9999"});
   REQUIRE(ghost.ok());
   CHECK((*ghost)->integer == 0);
@@ -128,9 +143,7 @@ TEST_CASE(
 
   // Verify reads a running pipeline: sluice kept streaming through all of it.
   db.Exec("UPDATE items SET qty = 7 WHERE id = 40");
-  Outcome later = Verify(dir);
-  INFO(later.out);
-  CHECK(later.code == 0);
+  RequireClean(dir);
   sluice->Signal(SIGTERM);
   CHECK(sluice->Wait(seconds(30)) == 0);
 }
@@ -151,10 +164,7 @@ TEST_CASE("Verify: an Elasticsearch index corrupted behind sluice's back is foun
   REQUIRE(WaitFor([&] { return es.Count(index) == 300; }, seconds(120)));
   db.Exec("UPDATE items SET name = 'streamed ' || id WHERE id <= 20");
 
-  Outcome clean = Verify(dir);
-  INFO(clean.out);
-  CHECK(clean.code == 0);
-  CHECK(Has(clean, "every verified sink equals the source"));
+  RequireClean(dir);
 
   // Internal versioning bumps the stored version by one: still far below the verify point.
   std::string bulk = R"({"index":{"_index":")" + index + R"(","_id":"30"}})" + "\n" +
@@ -169,21 +179,7 @@ TEST_CASE("Verify: an Elasticsearch index corrupted behind sluice's back is foun
   REQUIRE(posted->status == 200);
   REQUIRE(nlohmann::json::parse(posted->body)["errors"] == false);
 
-  Outcome found = Verify(dir);
-  INFO(found.out);
-  CHECK(found.code == 1);
-  CHECK(Has(found, "different id=30: field name"));
-  CHECK(Has(found, "missing id=31"));
-  CHECK(Has(found, "extra 9999"));
-
-  Outcome repaired = Verify(dir, {"--repair"});
-  INFO(repaired.out);
-  CHECK(repaired.code == 0);
-  CHECK(Has(repaired, "result: 3 differences repaired"));
-
-  Outcome again = Verify(dir);
-  INFO(again.out);
-  CHECK(again.code == 0);
+  RequireFoundThenRepaired(dir, {"different id=30: field name", "missing id=31", "extra 9999"}, 3);
   CHECK(!es.Get(index, "9999"));
   auto doc = es.Get(index, "30");
   REQUIRE(doc);
@@ -204,10 +200,7 @@ TEST_CASE("Verify: a JSON-lines file edited behind sluice's back is found and re
   db.Exec("UPDATE items SET name = 'streamed ' || id WHERE id <= 20");
   db.Exec("DELETE FROM items WHERE id = 21");
 
-  Outcome clean = Verify(dir);
-  INFO(clean.out);
-  CHECK(clean.code == 0);
-  CHECK(Has(clean, "every verified sink equals the source"));
+  RequireClean(dir);
 
   // In place, so the sink's append-only descriptor stays valid: a changed value, the lines
   // of one key blanked (a consumer skips them), and a line for a row that never existed.
@@ -236,21 +229,7 @@ TEST_CASE("Verify: a JSON-lines file edited behind sluice's back is found and re
              f);
   std::fclose(f);
 
-  Outcome found = Verify(dir);
-  INFO(found.out);
-  CHECK(found.code == 1);
-  CHECK(Has(found, "different id=30"));
-  CHECK(Has(found, "missing id=31"));
-  CHECK(Has(found, "extra line at byte"));
-
-  Outcome repaired = Verify(dir, {"--repair"});
-  INFO(repaired.out);
-  CHECK(repaired.code == 0);
-  CHECK(Has(repaired, "result: 3 differences repaired"));
-
-  Outcome again = Verify(dir);
-  INFO(again.out);
-  CHECK(again.code == 0);
+  RequireFoundThenRepaired(dir, {"different id=30", "missing id=31", "extra line at byte"}, 3);
   sluice->Signal(SIGTERM);
   CHECK(sluice->Wait(seconds(30)) == 0);
 }
