@@ -164,3 +164,104 @@ _bench_slot_free() {
   [[ $(bench_psql "$1" -c "SELECT count(*) FROM pg_replication_slots
                            WHERE slot_name = '$2' AND active") == 0 ]]
 }
+
+# --- draining a slot (bench/streaming.sh, bench/kafka.sh) -------------------------------
+
+# bench_items_db DB PUBLICATION
+#   A fresh database DB with the table `items` (the snapshot benchmark's row shape) and
+#   PUBLICATION for it. No autovacuum on the table: its WAL would land between the inserts
+#   and the end position.
+bench_items_db() {
+  local db=$1 publication=$2
+  bench_psql postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+  bench_psql "$db" <<SQL
+CREATE TABLE items (
+  id         bigint PRIMARY KEY,
+  name       text NOT NULL,
+  price      numeric(10,2),
+  quantity   int,
+  tags       text,
+  payload    text,
+  updated_at timestamptz
+) WITH (autovacuum_enabled = off);
+CREATE PUBLICATION $publication FOR TABLE items;
+SQL
+}
+
+# bench_items_insert_sql ROWS TRANSACTIONS
+#   Prints the statements that insert ROWS rows into items, in TRANSACTIONS INSERTs (each its
+#   own transaction) of equal id ranges.
+bench_items_insert_sql() {
+  local rows=$1 n=$2 i
+  for ((i = 0; i < n; i++)); do
+    echo "INSERT INTO items SELECT g, 'item ' || g, (g % 100000) / 100.0, g % 1000," \
+      "'tag' || g % 17 || ',tag' || g % 5, repeat(md5(g::text), 3)," \
+      "timestamptz '2024-01-01' + g * interval '1 second'" \
+      "FROM generate_series($((rows * i / n + 1)), $((rows * (i + 1) / n))) g;"
+  done
+}
+
+# bench_slot_confirmed DB SLOT LSN   True once SLOT has confirmed LSN.
+bench_slot_confirmed() {
+  [[ $(bench_psql "$1" -c "SELECT confirmed_flush_lsn >= '$3'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$2'") == t ]]
+}
+
+# bench_drain_prepare VAR DB RECV_SLOT ROWS TRANSACTIONS DIR...
+#   Sets up one drain of items: empties the table; lets each sluice of DIR... (config
+#   DIR/sluice.yaml, state in DIR/state, emptied first) create its own slot (a snapshot of
+#   the empty table; stopped once it streams); creates pg_recvlogical's slot RECV_SLOT right
+#   after; inserts ROWS rows in TRANSACTIONS transactions. Stores in VAR the WAL insert
+#   position right after the last commit, where every drain ends.
+bench_drain_prepare() {
+  local _bdp_var=$1 db=$2 recv_slot=$3 rows=$4 txns=$5 dir pid lsn
+  shift 5
+  bench_psql "$db" -c "TRUNCATE items"
+  for dir in "$@"; do
+    rm -rf "$dir/state" "$dir/sluice.log"
+    mkdir "$dir/state"
+    bench_sluice_start pid "$dir" "$dir/sluice.yaml"
+    bench_wait_log 120 "$pid" "$dir/sluice.log" "streaming from slot"
+    bench_sluice_stop "$pid"
+  done
+  "$BENCH_PG_BINDIR/pg_recvlogical" -d "$(bench_pg_dsn "$db")" --slot "$recv_slot" \
+    --create-slot -P pgoutput
+  sluice_log "inserting $rows rows ($txns transactions)"
+  lsn=$({
+    bench_items_insert_sql "$rows" "$txns"
+    echo "SELECT pg_current_wal_insert_lsn();"
+  } | bench_psql "$db")
+  printf -v "$_bdp_var" '%s' "$lsn"
+}
+
+# bench_drain_recv DB SLOT PUBLICATION LSN
+#   Prints the seconds pg_recvlogical (pgoutput, no decoding on the client, into /dev/null)
+#   takes to receive everything up to LSN from SLOT.
+bench_drain_recv() {
+  local db=$1 slot=$2 publication=$3 lsn=$4 start
+  start=$(bench_now)
+  "$BENCH_PG_BINDIR/pg_recvlogical" -d "$(bench_pg_dsn "$db")" --slot "$slot" --start \
+    --no-loop -o proto_version=1 -o publication_names="$publication" -f /dev/null --endpos "$lsn"
+  bench_calc "$(bench_now) - $start"
+}
+
+# bench_drain_sluice DB SLOT LSN DIR
+#   Prints "SECONDS PEAK_RSS_MIB": from the start of sluice (DIR/sluice.yaml, whose source
+#   reads SLOT) until SLOT has confirmed LSN (every change durable in every sink), polled every
+#   50 ms, and sluice's VmHWM then. Stops sluice.
+bench_drain_sluice() {
+  local db=$1 slot=$2 lsn=$3 dir=$4 start pid seconds rss
+  : >"$dir/sluice.log"
+  start=$(bench_now)
+  bench_sluice_start pid "$dir" "$dir/sluice.yaml"
+  until bench_slot_confirmed "$db" "$slot" "$lsn"; do
+    if ! sluice_pid_alive "$pid"; then
+      tail -n 20 "$dir/sluice.log" >&2
+      sluice_die "sluice exited before draining the slot"
+    fi
+    sleep 0.05
+  done
+  seconds=$(bench_calc "$(bench_now) - $start")
+  rss=$(bench_vmhwm "$pid")
+  bench_sluice_stop "$pid" >&2
+  echo "$seconds $rss"
+}
