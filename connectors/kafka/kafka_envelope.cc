@@ -141,53 +141,87 @@ std::optional<int64_t> ParseTimestampUs(std::string_view t) {
 std::shared_ptr<const TableId> EnvelopeParser::Table(const std::string& source,
                                                      const std::string& schema,
                                                      const std::string& table) {
+  // Messages mostly come in runs of one table.
+  if (last_table_ && last_table_->name == table && last_table_->schema == schema &&
+      last_table_->source == source) {
+    return last_table_;
+  }
   auto key = std::make_tuple(source, schema, table);
   auto it = tables_.find(key);
-  if (it != tables_.end()) return it->second;
-  auto id = std::make_shared<const TableId>(TableId{source, schema, table});
-  tables_.emplace(std::move(key), id);
-  return id;
+  if (it == tables_.end()) {
+    it = tables_
+             .emplace(std::move(key),
+                      std::make_shared<const TableId>(TableId{source, schema, table}))
+             .first;
+  }
+  last_table_ = it->second;
+  return last_table_;
 }
 
 namespace {
 
-Status ParseSluice(const Json& doc, Change* c,
-                   const std::function<std::shared_ptr<const TableId>(
-                       const std::string&, const std::string&, const std::string&)>& table) {
-  const std::string* op = StringField(doc, "op");
-  const std::string* source = StringField(doc, "source");
-  const std::string* schema = StringField(doc, "schema");
-  const std::string* name = StringField(doc, "table");
-  const std::string* lsn = StringField(doc, "lsn");
-  if (!op || !source || !schema || !name || !lsn) {
+// The fields of a sluice envelope from its document; a row that is not an object is the
+// error returned, once every field has been read.
+Status FieldsFromJson(const Json& doc, SluiceFields* f) {
+  *f = SluiceFields();
+  for (auto [name, field] : {std::pair{"op", &f->op},
+                             {"source", &f->source},
+                             {"schema", &f->schema},
+                             {"table", &f->table},
+                             {"lsn", &f->lsn},
+                             {"commit_time", &f->commit_time}}) {
+    if (const std::string* v = StringField(doc, name)) *field = *v;
+  }
+  f->seq = UIntField(doc, "seq");
+  f->xid = UIntField(doc, "xid");
+  if (auto u = doc.find("unchanged"); u != doc.end() && u->is_array()) {
+    for (const auto& col : *u) {
+      if (col.is_string()) f->unchanged.push_back(col.get<std::string>());
+    }
+  }
+  Status rows = Status::Ok();
+  for (auto [name, row] : {std::pair{"key", &f->key},
+                           {"old_key", &f->old_key},
+                           {"before", &f->before},
+                           {"after", &f->after}}) {
+    Status s = OptionalRow(doc, name, false, row);
+    if (rows.ok()) rows = s;
+  }
+  return rows;
+}
+
+// Checks the fields' meaning and moves them into `c`; `rows` is FieldsFromJson's result.
+Status ChangeFromFields(SluiceFields& f, const Status& rows, Change* c,
+                        const std::function<std::shared_ptr<const TableId>(
+                            const std::string&, const std::string&, const std::string&)>& table) {
+  if (!f.op || !f.source || !f.schema || !f.table || !f.lsn) {
     return Bad("a sluice envelope needs op, source, schema, table and lsn");
   }
-  auto parsed_op = OpFromName(*op);
-  if (!parsed_op) return Bad("unknown op '" + *op + "'");
+  auto parsed_op = OpFromName(*f.op);
+  if (!parsed_op) return Bad("unknown op '" + *f.op + "'");
   c->op = *parsed_op;
-  c->table = table(*source, *schema, *name);
-  auto parsed_lsn = Lsn::Parse(*lsn);
-  if (!parsed_lsn) return Bad("lsn '" + *lsn + "' is not X/X");
-  c->position = {*parsed_lsn, UIntField(doc, "seq").value_or(0)};
-  if (auto key = doc.find("key"); key != doc.end() && !key->is_null()) {
-    SLUICE_RETURN_IF_ERROR(ToRow(*key, "key", false, &c->key));
+  c->table = table(*f.source, *f.schema, *f.table);
+  auto parsed_lsn = Lsn::Parse(*f.lsn);
+  if (!parsed_lsn) return Bad("lsn '" + *f.lsn + "' is not X/X");
+  c->position = {*parsed_lsn, f.seq.value_or(0)};
+  SLUICE_RETURN_IF_ERROR(rows);
+  if (f.key) {
+    c->key = std::move(*f.key);
   } else if (c->op != Op::kTruncate) {
     return Bad("no 'key'");
   }
-  SLUICE_RETURN_IF_ERROR(OptionalRow(doc, "old_key", false, &c->old_key));
-  SLUICE_RETURN_IF_ERROR(OptionalRow(doc, "before", false, &c->before));
-  SLUICE_RETURN_IF_ERROR(OptionalRow(doc, "after", false, &c->after));
-  if (auto u = doc.find("unchanged"); u != doc.end() && u->is_array() && c->after) {
-    for (const auto& col : *u) {
-      if (col.is_string()) c->after->push_back({col.get<std::string>(), Value::Unchanged()});
-    }
+  c->old_key = std::move(f.old_key);
+  c->before = std::move(f.before);
+  c->after = std::move(f.after);
+  if (c->after) {
+    for (auto& col : f.unchanged) c->after->push_back({std::move(col), Value::Unchanged()});
   }
-  if (const std::string* t = StringField(doc, "commit_time")) {
-    auto us = ParseTimestampUs(*t);
-    if (!us) return Bad("commit_time '" + *t + "' is not an ISO 8601 UTC time");
+  if (f.commit_time) {
+    auto us = ParseTimestampUs(*f.commit_time);
+    if (!us) return Bad("commit_time '" + *f.commit_time + "' is not an ISO 8601 UTC time");
     c->commit_time_us = *us;
   }
-  c->xid = static_cast<uint32_t>(UIntField(doc, "xid").value_or(0));
+  c->xid = static_cast<uint32_t>(f.xid.value_or(0));
   return Status::Ok();
 }
 
@@ -197,6 +231,16 @@ Status EnvelopeParser::Parse(std::optional<std::string_view> key,
                              std::optional<std::string_view> value, const MessageMeta& meta,
                              std::vector<Change>* out) {
   if (!value) return Status::Ok();  // a tombstone: only compaction cares
+  auto table = [this](const std::string& s, const std::string& sc, const std::string& t) {
+    return Table(s, sc, t);
+  };
+  Change c;
+  SluiceFields fields;
+  if (format_ != InputFormat::kDebezium && ReadSluiceLine(*value, &fields) && fields.source) {
+    SLUICE_RETURN_IF_ERROR(ChangeFromFields(fields, Status::Ok(), &c, table));
+    out->push_back(std::move(c));
+    return Status::Ok();
+  }
   Json doc = Json::parse(value->begin(), value->end(), nullptr, false);
   if (doc.is_discarded()) return Bad("the value is not JSON");
   if (!doc.is_object()) return Bad("the value is not a JSON object");
@@ -208,12 +252,9 @@ Status EnvelopeParser::Parse(std::optional<std::string_view> key,
   if (debezium && !src->is_object()) return Bad("a Debezium event's 'source' is an object");
   if (!debezium && !src->is_string()) return Bad("a sluice envelope's 'source' is a string");
 
-  Change c;
-  auto table = [this](const std::string& s, const std::string& sc, const std::string& t) {
-    return Table(s, sc, t);
-  };
   if (!debezium) {
-    SLUICE_RETURN_IF_ERROR(ParseSluice(body, &c, table));
+    Status rows = FieldsFromJson(body, &fields);
+    SLUICE_RETURN_IF_ERROR(ChangeFromFields(fields, rows, &c, table));
     out->push_back(std::move(c));
     return Status::Ok();
   }

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "connectors/kafka/line_reader.h"
 #include "core/change.h"
 #include "core/status.h"
 
@@ -52,6 +53,7 @@ class EnvelopeParser {
                                        const std::string& table);
 
   InputFormat format_;
+  std::shared_ptr<const TableId> last_table_;  // the one Table() returned last
   std::map<std::tuple<std::string, std::string, std::string>, std::shared_ptr<const TableId>>
       tables_;
 };
