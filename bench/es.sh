@@ -52,7 +52,7 @@ server_down() {
 
 # through_sluice RUN: prints the seconds `sluice run` takes to index every document and exit.
 through_sluice() {
-  local run=$1 dir pid start seconds status=0 index=bench_sluice_r$1_$$
+  local run=$1 dir seconds index=bench_sluice_r$1_$$
   dir=$work/sluice-r$run
   mkdir -p "$dir/state"
   server_up "server-sluice-r$run"
@@ -71,14 +71,7 @@ sinks:
 pipelines:
   es: gen.public.items | search.$index
 EOF
-  start=$(bench_now)
-  bench_sluice_start pid "$dir" "$dir/sluice.yaml"
-  wait "$pid" || status=$?
-  seconds=$(bench_calc "$(bench_now) - $start")
-  if ((status != 0)); then
-    tail -n 20 "$dir/sluice.log" >&2
-    sluice_die "sluice exited with status $status"
-  fi
+  seconds=$(bench_sluice_time "$dir")
   server_down "$index"
   echo "$seconds"
 }

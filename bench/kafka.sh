@@ -67,20 +67,12 @@ EOF
 # sink_sluice DIR TOPIC: prints the seconds `sluice run` takes to have every change
 # acknowledged by the broker, and exit.
 sink_sluice() {
-  local dir=$1 topic=$2 pid start seconds status=0
+  local dir=$1 topic=$2
   sluice_config "$dir" \
     "gen: { type: generate, changes: $rows, payload_bytes: 100 }" \
     "log: { type: kafka, brokers: \"$brokers\", topic: $topic }" \
     "alone: gen.public.items | log"
-  start=$(bench_now)
-  bench_sluice_start pid "$dir" "$dir/sluice.yaml"
-  wait "$pid" || status=$?
-  seconds=$(bench_calc "$(bench_now) - $start")
-  if ((status != 0)); then
-    tail -n 20 "$dir/sluice.log" >&2
-    sluice_die "sluice exited with status $status"
-  fi
-  echo "$seconds"
+  bench_sluice_time "$dir"
 }
 
 # sink_raw TOPIC VALUE_BYTES: prints the seconds bench_kafka's raw producer takes.
@@ -286,9 +278,9 @@ bench_md "librdkafka's mock cluster (librdkafka $(pkg-config --modversion rdkafk
   "" \
   "| | limit msgs/s | sluice msgs/s | sluice / limit | target |" \
   "| --- | ---: | ---: | ---: | ---: |" \
-  "| sink: \`generate | kafka\` vs raw producer | $(bench_fmt "$sink_r") | $(bench_fmt "$sink_s") | $(bench_pct "$sink_s" "$sink_r") | 50% |" \
-  "| source: \`kafka | null\` vs raw consumer | $(bench_fmt "$src_r") | $(bench_fmt "$src_s") | $(bench_pct "$src_s" "$src_r") | 50% |" \
-  "| end to end: \`postgres | kafka\` vs pg_recvlogical | $(bench_fmt "$e2e_r") | $(bench_fmt "$e2e_s") | $(bench_pct "$e2e_s" "$e2e_r") | 90% |" \
-  "| (\`postgres | null\` vs pg_recvlogical) | $(bench_fmt "$e2e_r") | $(bench_fmt "$e2e_n") | $(bench_pct "$e2e_n" "$e2e_r") | |" \
+  "| sink: \`generate \\| kafka\` vs raw producer | $(bench_fmt "$sink_r") | $(bench_fmt "$sink_s") | $(bench_pct "$sink_s" "$sink_r") | 50% |" \
+  "| source: \`kafka \\| null\` vs raw consumer | $(bench_fmt "$src_r") | $(bench_fmt "$src_s") | $(bench_pct "$src_s" "$src_r") | 50% |" \
+  "| end to end: \`postgres \\| kafka\` vs pg_recvlogical | $(bench_fmt "$e2e_r") | $(bench_fmt "$e2e_s") | $(bench_pct "$e2e_s" "$e2e_r") | 90% |" \
+  "| (\`postgres \\| null\` vs pg_recvlogical) | $(bench_fmt "$e2e_r") | $(bench_fmt "$e2e_n") | $(bench_pct "$e2e_n" "$e2e_r") | |" \
   "" \
   "\`postgres | kafka\` peak RSS: $(bench_median "${rss_e2e[@]}") MiB."

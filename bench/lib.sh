@@ -124,6 +124,23 @@ bench_sluice_stop() {
   fi
 }
 
+# bench_sluice_time DIR
+#   Runs `sluice run -c DIR/sluice.yaml` (working directory DIR) until it exits by itself (a
+#   `generate` source stops it once every change is durable) and prints the seconds it took,
+#   start-up included; fails, showing the log's end, if sluice exits with an error.
+bench_sluice_time() {
+  local dir=$1 pid start seconds status=0
+  start=$(bench_now)
+  bench_sluice_start pid "$dir" "$dir/sluice.yaml"
+  wait "$pid" || status=$?
+  seconds=$(bench_calc "$(bench_now) - $start")
+  if ((status != 0)); then
+    tail -n 20 "$dir/sluice.log" >&2
+    sluice_die "sluice exited with status $status"
+  fi
+  echo "$seconds"
+}
+
 # bench_wait_log SECONDS PID LOG REGEX
 #   Waits until LOG has a line matching REGEX; fails (showing the log's end) if PID exits
 #   first or SECONDS pass.

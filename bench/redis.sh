@@ -20,7 +20,7 @@ sluice_mktemp work bench-redis
 # --- 1. the sink alone ------------------------------------------------------------------
 # sink_alone RUN: prints the seconds `sluice run` takes to apply every change and exit.
 sink_alone() {
-  local run=$1 dir pid start seconds status=0 keys
+  local run=$1 dir seconds keys
   dir=$work/alone-r$run
   mkdir -p "$dir/state"
   cat >"$dir/sluice.yaml" <<EOF
@@ -39,14 +39,7 @@ pipelines:
   alone: gen.public.items | cache key="item:{id}"
 EOF
   "${redis[@]}" flushall >/dev/null
-  start=$(bench_now)
-  bench_sluice_start pid "$dir" "$dir/sluice.yaml"
-  wait "$pid" || status=$?
-  seconds=$(bench_calc "$(bench_now) - $start")
-  if ((status != 0)); then
-    tail -n 20 "$dir/sluice.log" >&2
-    sluice_die "sluice exited with status $status"
-  fi
+  seconds=$(bench_sluice_time "$dir")
   keys=$("${redis[@]}" eval "return #redis.call('keys', 'item:*')" 0)
   ((keys == rows)) || sluice_die "Redis holds $keys item keys, expected $rows"
   echo "$seconds"
