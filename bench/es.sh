@@ -71,7 +71,7 @@ sinks:
 pipelines:
   es: gen.public.items | search.$index
 EOF
-  seconds=$(bench_sluice_time "$dir")
+  seconds=$(bench_sluice_time "$dir") || exit 1
   server_down "$index"
   echo "$seconds"
 }

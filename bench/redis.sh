@@ -39,7 +39,7 @@ pipelines:
   alone: gen.public.items | cache key="item:{id}"
 EOF
   "${redis[@]}" flushall >/dev/null
-  seconds=$(bench_sluice_time "$dir")
+  seconds=$(bench_sluice_time "$dir") || exit 1
   keys=$("${redis[@]}" eval "return #redis.call('keys', 'item:*')" 0)
   ((keys == rows)) || sluice_die "Redis holds $keys item keys, expected $rows"
   echo "$seconds"
