@@ -184,14 +184,11 @@ _bench_slot_free() {
 
 # --- draining a slot (bench/streaming.sh, bench/kafka.sh) -------------------------------
 
-# bench_items_db DB PUBLICATION
-#   A fresh database DB with the table `items` (the snapshot benchmark's row shape) and
-#   PUBLICATION for it. No autovacuum on the table: its WAL would land between the inserts
-#   and the end position.
-bench_items_db() {
-  local db=$1 publication=$2
-  bench_psql postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-  bench_psql "$db" <<SQL
+# bench_items_ddl [STORAGE_PARAMETERS]
+#   Prints the CREATE TABLE of `items`, the row shape the snapshot, streaming and Kafka
+#   benchmarks share, with WITH (STORAGE_PARAMETERS) when given.
+bench_items_ddl() {
+  cat <<SQL
 CREATE TABLE items (
   id         bigint PRIMARY KEY,
   name       text NOT NULL,
@@ -200,9 +197,20 @@ CREATE TABLE items (
   tags       text,
   payload    text,
   updated_at timestamptz
-) WITH (autovacuum_enabled = off);
-CREATE PUBLICATION $publication FOR TABLE items;
+)${1:+ WITH ($1)};
 SQL
+}
+
+# bench_items_db DB PUBLICATION
+#   A fresh database DB with an empty table `items` and PUBLICATION for it. No autovacuum on
+#   the table: its WAL would land between the inserts and the end position of a drain.
+bench_items_db() {
+  local db=$1 publication=$2
+  bench_psql postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+  {
+    bench_items_ddl "autovacuum_enabled = off"
+    echo "CREATE PUBLICATION $publication FOR TABLE items;"
+  } | bench_psql "$db"
 }
 
 # bench_items_insert_sql ROWS TRANSACTIONS

@@ -14,15 +14,7 @@ rows=$BENCH_ROWS
 sluice_log "creating $db.items with $rows rows"
 bench_psql postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 bench_psql "$db" <<SQL
-CREATE TABLE items (
-  id         bigint PRIMARY KEY,
-  name       text NOT NULL,
-  price      numeric(10,2),
-  quantity   int,
-  tags       text,
-  payload    text,
-  updated_at timestamptz
-);
+$(bench_items_ddl)
 INSERT INTO items
 SELECT g, 'item ' || g, (g % 100000) / 100.0, g % 1000, 'tag' || g % 17 || ',tag' || g % 5,
        repeat(md5(g::text), 3), timestamptz '2024-01-01' + g * interval '1 second'
