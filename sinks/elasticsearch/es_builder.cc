@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "core/json_writer.h"
 
@@ -210,39 +213,183 @@ void AppendBulkItem(const BulkItem& item, std::string* out) {
   }
 }
 
+namespace {
+
+// A cursor over JSON text that steps over values without building them. A _bulk answer
+// holds one object per item (about 150 bytes each, 1,000 per request by default); only the
+// `status` of each and the rare `error` objects matter, so the answer is read in one pass
+// and only an error object is parsed in full.
+class JsonCursor {
+ public:
+  explicit JsonCursor(std::string_view text) : s_(text) {}
+
+  // Skips white space, then consumes `c` if it comes next.
+  bool Consume(char c) {
+    SkipSpace();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  // A string's raw contents (escapes left as they are); false if no string comes next.
+  bool String(std::string_view* out) {
+    if (!Consume('"')) return false;
+    size_t begin = i_;
+    if (!SkipStringRest()) return false;
+    *out = s_.substr(begin, i_ - 1 - begin);
+    return true;
+  }
+  // `"key":`, with the key's raw contents in *key.
+  bool Key(std::string_view* key) { return String(key) && Consume(':'); }
+  bool Int(int* out) {
+    SkipSpace();
+    auto [end, ec] = std::from_chars(s_.data() + i_, s_.data() + s_.size(), *out);
+    if (ec != std::errc()) return false;
+    i_ = static_cast<size_t>(end - s_.data());
+    return true;
+  }
+  // Steps over one value of any kind (nested objects and arrays included).
+  bool SkipValue() {
+    SkipSpace();
+    if (i_ >= s_.size()) return false;
+    char c = s_[i_];
+    if (c == '"') {
+      ++i_;
+      return SkipStringRest();
+    }
+    if (c == '{' || c == '[') return SkipNested();
+    size_t begin = i_;
+    while (i_ < s_.size() && !std::strchr(",}] \t\r\n", s_[i_])) ++i_;
+    return i_ > begin;
+  }
+  size_t pos() const { return i_; }
+  std::string_view Slice(size_t begin, size_t end) const { return s_.substr(begin, end - begin); }
+
+ private:
+  void SkipSpace() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t'))
+      ++i_;
+  }
+  // After an opening quote: up to and past the closing one.
+  bool SkipStringRest() {
+    while (i_ < s_.size()) {
+      char c = s_[i_++];
+      if (c == '\\') {
+        ++i_;
+      } else if (c == '"') {
+        return true;
+      }
+    }
+    return false;
+  }
+  bool SkipNested() {
+    int depth = 0;
+    while (i_ < s_.size()) {
+      char c = s_[i_++];
+      if (c == '"') {
+        if (!SkipStringRest()) return false;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+// type, reason and caused_by of an item's `error` (its JSON text).
+void ReadItemError(std::string_view text, ItemResult* r) {
+  auto e = nlohmann::json::parse(text);
+  if (!e.is_object()) {
+    r->error_type = "error";
+    r->reason = e.dump();
+    return;
+  }
+  r->error_type = e.value("type", "");
+  r->reason = e.value("reason", "");
+  if (e.contains("caused_by") && e["caused_by"].is_object()) {
+    r->reason +=
+        " (" + e["caused_by"].value("type", "") + ": " + e["caused_by"].value("reason", "") + ")";
+  }
+}
+
+// One element of `items`: {"<action>": {..., "status": N, "error": {...}, ...}}.
+bool ReadItem(JsonCursor& c, ItemResult* r) {
+  std::string_view key;
+  if (!c.Consume('{') || !c.Key(&key) || !c.Consume('{')) return false;
+  bool has_status = false;
+  if (!c.Consume('}')) {
+    do {
+      if (!c.Key(&key)) return false;
+      if (key == "status") {
+        if (!c.Int(&r->status)) return false;
+        has_status = true;
+      } else if (key == "error") {
+        size_t begin = c.pos();  // (leading spaces are fine for the parser)
+        if (!c.SkipValue()) return false;
+        ReadItemError(c.Slice(begin, c.pos()), r);
+      } else if (!c.SkipValue()) {
+        return false;
+      }
+    } while (c.Consume(','));
+    if (!c.Consume('}')) return false;
+  }
+  while (c.Consume(',')) {  // more actions in one element: not Elasticsearch's shape, skipped
+    if (!c.Key(&key) || !c.SkipValue()) return false;
+  }
+  return has_status && c.Consume('}');
+}
+
+// The `items` array, from its '['.
+bool ReadItems(JsonCursor& c, size_t expected, std::vector<ItemResult>* out) {
+  if (!c.Consume('[')) return false;
+  out->reserve(expected);
+  if (c.Consume(']')) return true;
+  do {
+    out->emplace_back();
+    if (!ReadItem(c, &out->back())) return false;
+  } while (c.Consume(','));
+  return c.Consume(']');
+}
+
+}  // namespace
+
 Result<std::vector<ItemResult>> ParseBulkResponse(const std::string& body, size_t expected) {
   std::vector<ItemResult> out;
+  JsonCursor c(body);
+  bool items = false;
   try {
-    auto j = nlohmann::json::parse(body);
-    const auto& items = j.at("items");
-    if (!items.is_array() || items.size() != expected) {
-      return Status::Internal("_bulk answered " + std::to_string(items.size()) + " items for " +
-                              std::to_string(expected));
-    }
-    out.reserve(expected);
-    for (const auto& wrapper : items) {
-      // Each item is {"<action>": {"status": ..., "error": {...}}}.
-      const auto& it = wrapper.begin().value();
-      ItemResult r;
-      r.status = it.at("status").get<int>();
-      if (it.contains("error")) {
-        const auto& e = it["error"];
-        if (e.is_object()) {
-          r.error_type = e.value("type", "");
-          r.reason = e.value("reason", "");
-          if (e.contains("caused_by") && e["caused_by"].is_object()) {
-            r.reason += " (" + e["caused_by"].value("type", "") + ": " +
-                        e["caused_by"].value("reason", "") + ")";
-          }
+    std::string_view key;
+    bool ok = c.Consume('{');
+    if (ok && !c.Consume('}')) {
+      do {
+        if (!(ok = c.Key(&key))) break;
+        if (key == "items") {
+          ok = ReadItems(c, expected, &out);
+          items = true;
         } else {
-          r.error_type = "error";
-          r.reason = e.dump();
+          ok = c.SkipValue();
         }
-      }
-      out.push_back(std::move(r));
+      } while (ok && c.Consume(','));
+      ok = ok && c.Consume('}');
+    }
+    if (!ok) {
+      return Status::Internal("cannot read the _bulk answer: not JSON at byte " +
+                              std::to_string(c.pos()) + ": " + body.substr(0, 200));
     }
   } catch (const nlohmann::json::exception& e) {
-    return Status::Internal(std::string("cannot read the _bulk answer: ") + e.what());
+    return Status::Internal(std::string("cannot read an item error of the _bulk answer: ") +
+                            e.what());
+  }
+  if (!items) return Status::Internal("the _bulk answer has no items: " + body.substr(0, 200));
+  if (out.size() != expected) {
+    return Status::Internal("_bulk answered " + std::to_string(out.size()) + " items for " +
+                            std::to_string(expected));
   }
   return out;
 }

@@ -147,6 +147,51 @@ TEST_CASE("EsBuilder: reading _bulk answers", "[unit][elasticsearch]") {
   CHECK_FALSE(ParseBulkResponse("<html>", 1).ok());
 }
 
+TEST_CASE("EsBuilder: reading _bulk answers of any layout", "[unit][elasticsearch]") {
+  SECTION("pretty-printed, members in any order, nested objects and tricky strings") {
+    std::string body = R"({
+      "took" : 30, "errors" : true,
+      "items" : [
+        { "index" : { "_index" : "t", "_id" : "a}\"]{[", "_version" : 1,
+                      "_shards" : { "total" : 2, "successful" : 1, "failed" : 0 },
+                      "status" : 201, "_seq_no" : 0 } },
+        { "delete" : { "status" : 404, "result" : "not_found", "_index" : "t" } },
+        { "index" : { "error" : { "type" : "mapper_parsing_exception", "reason" : "x \"y\"",
+                                  "caused_by" : { "type" : "c", "reason" : "r" } },
+                      "status" : 400 } },
+        { "index" : { "status" : 500, "error" : "a plain string" } }
+      ],
+      "ingest_took" : 0
+    })";
+    auto r = ParseBulkResponse(body, 4);
+    REQUIRE(r.ok());
+    CHECK(r->at(0).status == 201);
+    CHECK(r->at(0).error_type.empty());
+    CHECK(Classify(r->at(1)) == Outcome::kDone);
+    CHECK(r->at(2).status == 400);
+    CHECK(r->at(2).error_type == "mapper_parsing_exception");
+    CHECK(r->at(2).reason == "x \"y\" (c: r)");
+    CHECK(r->at(3).error_type == "error");
+    CHECK(r->at(3).reason == "\"a plain string\"");
+    CHECK(Classify(r->at(3)) == Outcome::kRetry);
+  }
+  SECTION("an empty request's answer") {
+    CHECK(ParseBulkResponse(R"({"took":0,"errors":false,"items":[]})", 0).ok());
+  }
+  SECTION("answers that cannot be trusted are refused") {
+    for (const char* bad :
+         {R"({"took":1,"errors":false})",                                   // no items
+          R"({"items":[{"index":{"_id":"1","result":"created"}}]})",        // no status
+          R"({"items":[{"index":{"status":201}}])",                         // cut short
+          R"({"items":[{"index":{"status":"201"}}]})",                      // not a number
+          R"({"items":[{"index":{"status":201,"error":{"type":"x",}}}]})",  // bad error
+          "", "null", "[]"}) {
+      CAPTURE(bad);
+      CHECK(ParseBulkResponse(bad, 1).status().code() == StatusCode::kInternal);
+    }
+  }
+}
+
 TEST_CASE("EsOptions: parsing, mappings and TLS wiring", "[unit][elasticsearch]") {
   auto parse = [](std::map<std::string, std::string> given) {
     return ParseEsOptions(WithDefaults(EsOptionSpecs(), std::move(given)), "products");
