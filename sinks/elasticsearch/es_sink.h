@@ -15,6 +15,7 @@
 #include "sinks/elasticsearch/es_builder.h"
 #include "sinks/elasticsearch/es_client.h"
 #include "sinks/elasticsearch/es_options.h"
+#include "sinks/elasticsearch/es_request_thread.h"
 
 namespace sluice::es {
 
@@ -43,6 +44,12 @@ struct EsSinkMetrics {
 };
 
 // Owned by its pipeline, used by the pipeline's sink thread only.
+//
+// Write() sends each full _bulk request as soon as it has one, and returns while the cluster
+// works on it, so the next request is built meanwhile. One request is in flight at a time:
+// the next goes out only after the answer to the previous one is settled, so two changes of
+// one document are never in flight at once, and an item to send again is collapsed with any
+// newer change of its document (Rebuild). Flush() sends the rest and waits for every answer.
 class EsSink : public Sink {
  public:
   EsSink(SinkContext context, EsSinkOptions options);
@@ -70,18 +77,40 @@ class EsSink : public Sink {
 
   Status Connect();
   Status EnsureIndex(const std::string& index);
-  Status Add(BulkItem item);
+  // Buffers `item`, or collapses it into the buffered item of its document.
+  void Add(BulkItem item);
+  // Where the _bulk request starting at pending_[begin] ends: bulk_actions items or
+  // bulk_bytes, and never past a truncate.
+  size_t ChunkEnd(size_t begin) const;
+  // The NDJSON body of `items` (creating their indexes first).
+  Result<std::string> BulkBody(const Pending* items, size_t n);
+  // Sends every full request at the front of pending_, one in flight at a time.
+  Status SendFull();
+  // Waits for the request in flight and settles its answer; its items to send again go
+  // back to the front of pending_, and the result is then Unavailable.
+  Status FinishInFlight();
+  // Settles the answer `r` to a _bulk of `items`: counts them, dead-letters rejected ones
+  // and moves those to send again into `keep`, in order. Unavailable when the request as a
+  // whole failed: then none of them is settled or moved, and the caller keeps them all.
+  // Other errors stop the pipeline.
+  Status Settle(std::vector<Pending>& items, Result<HttpResponse> r, std::vector<Pending>* keep,
+                std::string* last_error);
   Status Reject(const Change& change, const std::string& reason);
   Status IndexDeadLetter(const Change& change, const std::string& reason);
-  // Sends pending_[begin, end) (bulk items only) as one _bulk; moves the items to retry
-  // into `keep`. Returns Unavailable when the whole request failed (nothing applied).
-  Status SendBulk(size_t begin, size_t end, std::vector<Pending>* keep, std::string* last_error);
   Status RunTruncate(const Pending& p);
   void Rebuild(std::vector<Pending> remaining);
 
   SinkContext ctx_;
   EsSinkOptions options_;
-  std::unique_ptr<EsClient> client_;
+  std::unique_ptr<EsClient> client_;       // index set-up, truncates, dead-letter index
+  std::unique_ptr<EsRequestThread> bulk_;  // every _bulk of the changes
+  std::vector<Pending> in_flight_;         // the items of the request bulk_ has in flight
+  // Requests sent by Write() since the last Flush(): Flush() is asked for after a few, so
+  // that what is durable is reported (and confirmed to the source) while the queue is busy.
+  size_t sent_since_flush_ = 0;
+  // An answer left items to send again: Write() sends nothing more, Flush() (retried by the
+  // pipeline with backoff) takes over.
+  bool retry_ = false;
   std::vector<Pending> pending_;
   // (index, _id) -> place in pending_ of the newest item for that document after the last
   // truncate: a newer change of a document replaces the buffered one (collapse).
