@@ -56,12 +56,15 @@ Result<std::string> RoutingOf(const std::string& column, const Change& c,
                           " (put it in the key, or use REPLICA IDENTITY FULL)");
 }
 
-// The row to index: unchanged TOAST columns are taken from the old row when the change has
-// it (REPLICA IDENTITY FULL logs the old row in full), else the change is refused: the
-// document is replaced whole, and leaving the column out would lose the stored value.
-Result<Row> DocumentRow(const Change& c) {
-  Row row = *c.after;
-  for (Field& f : row) {
+// The row to index: the change's own row, or, when it has unchanged TOAST columns, a copy in
+// `*filled` with their values taken from the old row when the change has it (REPLICA
+// IDENTITY FULL logs the old row in full). Else the change is refused: the document is
+// replaced whole, and leaving the column out would lose the stored value.
+Result<const Row*> DocumentRow(const Change& c, Row* filled) {
+  auto unchanged = [](const Field& f) { return f.value.is_unchanged(); };
+  if (std::none_of(c.after->begin(), c.after->end(), unchanged)) return &*c.after;
+  *filled = *c.after;
+  for (Field& f : *filled) {
     if (!f.value.is_unchanged()) continue;
     const Field* old = FindUsable(c.before ? &*c.before : nullptr, f.name);
     if (!old) {
@@ -73,7 +76,7 @@ Result<Row> DocumentRow(const Change& c) {
     }
     f.value = old->value;
   }
-  return row;
+  return static_cast<const Row*>(filled);
 }
 
 }  // namespace
@@ -155,8 +158,10 @@ Result<std::vector<BulkItem>> ItemsFor(const Change& c, const EsSinkOptions& opt
   }
 
   if (!c.after) return Status::Rejected(std::string(OpName(c.op)) + " without a new row");
-  auto row = DocumentRow(c);
-  if (!row.ok()) return row.status();
+  Row filled;
+  auto document = DocumentRow(c, &filled);
+  if (!document.ok()) return document.status();
+  const Row& row = *document.value();
   if (c.old_key) {
     // The key changed: the document under the old _id must go, or it would be orphaned.
     BulkItem del = base(BulkItem::Action::kDelete);
@@ -171,16 +176,16 @@ Result<std::vector<BulkItem>> ItemsFor(const Change& c, const EsSinkOptions& opt
     items.push_back(std::move(del));
   }
   BulkItem put = base(BulkItem::Action::kIndex);
-  auto id = RenderId(options.id_template, c.key, &row.value());
+  auto id = RenderId(options.id_template, c.key, &row);
   if (!id.ok()) return id.status();
   put.id = std::move(id).value();
   if (!options.routing_column.empty()) {
-    auto r = RoutingOf(options.routing_column, c, {&c.key, &row.value()});
+    auto r = RoutingOf(options.routing_column, c, {&c.key, &row});
     if (!r.ok()) return r.status();
     put.routing = std::move(r).value();
   }
   JsonWriter w(&put.source);
-  w.RowObject(row.value());
+  w.RowObject(row);
   items.push_back(std::move(put));
   return items;
 }

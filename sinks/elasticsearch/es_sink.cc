@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <tuple>
@@ -13,8 +14,6 @@
 namespace sluice::es {
 
 namespace {
-
-std::string SlotKey(const BulkItem& item) { return item.index + '\0' + item.id; }
 
 // The index creation body: {"settings": ..., "mappings": ...} from the options.
 std::string IndexBody(const EsSinkOptions& o) {
@@ -200,9 +199,11 @@ Status EsSink::Reject(const Change& change, const std::string& reason) {
 }
 
 void EsSink::Add(BulkItem item) {
-  std::string key = SlotKey(item);
-  auto it = slots_.find(key);
-  if (it != slots_.end()) {
+  auto [first, last] = slots_.equal_range(item.id);
+  auto it = std::find_if(first, last, [&](const auto& slot) {
+    return pending_[slot.second].item.index == item.index;
+  });
+  if (it != last) {
     BulkItem& old = pending_[it->second].item;
     // Collapse: changes of one document inside one transaction share the version (the
     // commit LSN); only the last may be sent, or a retry of an earlier one could overwrite
@@ -216,7 +217,7 @@ void EsSink::Add(BulkItem item) {
     return;
   }
   pending_bytes_ += item.Bytes();
-  slots_.emplace(std::move(key), pending_.size());
+  slots_.emplace(item.id, pending_.size());
   pending_.push_back(Pending{false, std::move(item)});
 }
 
@@ -302,7 +303,12 @@ Status EsSink::SendFull() {
     in_flight_.assign(std::make_move_iterator(pending_.begin()),
                       std::make_move_iterator(pending_.begin() + static_cast<ptrdiff_t>(end)));
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(end));
-    Rebuild(std::move(pending_));
+    if (pending_.empty()) {  // the usual case: a batch makes whole requests
+      slots_.clear();
+      pending_bytes_ = 0;
+    } else {
+      Rebuild(std::move(pending_));
+    }
     ++stats_.bulk_requests;
     metrics_.requests.Add();
     ++sent_since_flush_;
@@ -401,6 +407,7 @@ Status EsSink::RunTruncate(const Pending& p) {
 
 void EsSink::Rebuild(std::vector<Pending> remaining) {
   pending_.clear();
+  pending_.reserve(remaining.size());
   slots_.clear();
   pending_bytes_ = 0;
   // Added again one by one, so that an item to send again and a newer change of its document

@@ -112,9 +112,10 @@ class EsSink : public Sink {
   // pipeline with backoff) takes over.
   bool retry_ = false;
   std::vector<Pending> pending_;
-  // (index, _id) -> place in pending_ of the newest item for that document after the last
-  // truncate: a newer change of a document replaces the buffered one (collapse).
-  std::unordered_map<std::string, size_t> slots_;
+  // _id -> place in pending_ of the newest item for that document (the _id in its index)
+  // after the last truncate: a newer change of a document replaces the buffered one
+  // (collapse). Keyed by _id alone, which is short and rarely allocates, unlike _id + index.
+  std::unordered_multimap<std::string, size_t> slots_;
   size_t pending_bytes_ = 0;
   std::set<std::string> ensured_;  // indexes known to exist
   EsSinkStats stats_;
