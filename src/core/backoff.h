@@ -11,11 +11,17 @@ namespace sluice {
 class Backoff {
  public:
   Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max)
-      : initial_(initial), max_(max), next_(initial), rng_(std::random_device{}()) {}
+      : initial_(initial), max_(max), next_(initial) {}
 
   // The delay before the next attempt: grows x2 per call up to `max`, with "equal jitter"
   // (half fixed, half random) so that many clients do not retry in lockstep.
   std::chrono::milliseconds Next() {
+    // Seeded on the first delay, not on construction: the pipeline makes a Backoff for
+    // every sink call, and nearly every call succeeds at once.
+    if (!seeded_) {
+      rng_.seed(std::random_device{}());
+      seeded_ = true;
+    }
     auto base = next_;
     next_ = std::min(max_, next_ * 2);
     auto half = base.count() / 2;
@@ -34,7 +40,8 @@ class Backoff {
   std::chrono::milliseconds max_;
   std::chrono::milliseconds next_;
   uint64_t attempts_ = 0;
-  std::mt19937_64 rng_;
+  bool seeded_ = false;
+  std::mt19937_64 rng_{0};  // seeded by the first Next()
 };
 
 }  // namespace sluice
