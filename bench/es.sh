@@ -80,7 +80,10 @@ EOF
 raw_bulk() {
   local run=$1 conns=$2 index=bench_raw_r$1_c$2_$$ line
   server_up "server-raw-r$run-c$conns"
-  curl -sf -X PUT "$es_url/$index" >/dev/null
+  # A body (even "{}"): the test server, like any HTTP/1.1 server may, refuses a PUT without
+  # a length; and this runs in $(...), where a failed curl would not stop the script.
+  curl -sf -X PUT -H 'Content-Type: application/json' --data '{}' "$es_url/$index" >/dev/null ||
+    sluice_die "cannot create index $index at $es_url"
   line=$("$BENCH_BUILD/bench/bench_es_bulk" --url "$es_url" --index "$index" --docs "$docs" \
     --payload-bytes 100 --bulk-actions 1000 --connections "$conns")
   server_down "$index"
