@@ -53,8 +53,9 @@ class Sink {
   // The sink's read path back out of its target, for `sluice verify`; NotFound when the
   // sink cannot be read back (the default). Needs Check() or Open() first.
   virtual Result<std::unique_ptr<SinkReader>> Reader();
-  // True when the sink wants Flush() before taking more (its buffer is full).
-  // The runner also flushes whenever its input queue runs dry.
+  // True when the sink wants Flush() before taking more: its buffer is full, or a sink that
+  // sends from Write() has sent enough to report durable. The runner also flushes whenever
+  // its input queue runs dry.
   virtual bool WantsFlush() const { return true; }
 };
 
