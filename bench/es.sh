@@ -90,6 +90,7 @@ raw_bulk() {
   sed -n 's/.*docs_per_s=\([0-9]*\).*/\1/p' <<<"$line"
 }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 sluice_rates=()
 raw1=()
 raw4=()
@@ -132,6 +133,8 @@ bench_md "$(bench_fmt "$docs") documents (one change per transaction, each a new
   "| raw \`_bulk\`, 4 connections | $(bench_fmt "$r4") | $(bench_pct "$s" "$r4") |" \
   "| sluice \`generate | elasticsearch\` | $(bench_fmt "$s") | |" \
   "" \
-  "Target (issue 5): sluice at least 80% of raw bulk. The sink sends one request at a time," \
-  "so the like-for-like limit is the single connection; 4 connections show what the server" \
-  "takes when driven in parallel."
+  "Target (issue 5): sluice at least 80% of raw bulk. The sink keeps one \`_bulk\` request in" \
+  "flight at a time (it builds the next one meanwhile), so the like-for-like limit is the" \
+  "single connection; 4 connections show what the server takes when driven in parallel." \
+  "Load average (2 cores, shared): $load_start at the start of this benchmark," \
+  "$(cut -d' ' -f1-3 /proc/loadavg) at its end."
