@@ -12,11 +12,24 @@
 
 namespace sluice::pg {
 
-// A plan for `table` with ranges of about `chunk_rows` rows: every chunk_rows-th key in key
-// order becomes a bound (one index-ordered pass over the key, inside the connection's
-// current transaction and snapshot). A table without key columns, or with at most
-// `chunk_rows` rows, gets one range.
+// A plan for `table` with ranges of about `chunk_rows` rows, inside the connection's
+// current transaction and snapshot. A large table (SamplePercent > 0) gets its bounds from a
+// block sample of the key (TABLESAMPLE SYSTEM): every kSampleKeysPerRange-th sampled key in
+// key order, so the ranges are chunk_rows long give or take the sample's error. Otherwise
+// every chunk_rows-th key in key order becomes a bound (one index-ordered pass over the key).
+// A table without key columns, or with at most `chunk_rows` rows, gets one range.
 Result<TablePlan> PlanTable(PgConn& conn, const TableInfo& table, int64_t chunk_rows);
+
+// Sampled keys per range: enough that a range's length is off by a few percent, not tens.
+inline constexpr int64_t kSampleKeysPerRange = 1000;
+// Above this sample size (small ranges) the exact pass is used: it reads little more.
+inline constexpr double kMaxSamplePercent = 5.0;
+// Tables estimated at fewer ranges than this are split exactly (the pass is short).
+inline constexpr int64_t kMinSampledRanges = 4;
+
+// The TABLESAMPLE SYSTEM percentage PlanTable samples a table of `estimated_rows`
+// (pg_class.reltuples) with for ranges of `chunk_rows`; 0 when it makes the exact pass.
+double SamplePercent(int64_t estimated_rows, int64_t chunk_rows);
 
 // The plan still fits the table: it was made for the same key columns.
 bool PlanFits(const TablePlan& plan, const TableInfo& table);
