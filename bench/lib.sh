@@ -269,23 +269,48 @@ bench_drain_recv() {
   bench_calc "$(bench_now) - $start"
 }
 
+# bench_wait_confirmed DB SLOT LSN
+#   Waits server-side, in one session, until SLOT has confirmed LSN (checking every 20 ms),
+#   then prints the server's clock as epoch seconds. One backend for the whole wait: a psql
+#   process and a fresh backend every 50 ms cost a 2-core machine about a third of a core,
+#   taken from the walsender and the sluice being measured.
+bench_wait_confirmed() {
+  bench_psql "$1" <<SQL
+DO \$\$
+BEGIN
+  LOOP
+    EXIT WHEN (SELECT confirmed_flush_lsn >= '$3'::pg_lsn FROM pg_replication_slots
+               WHERE slot_name = '$2');
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+END
+\$\$;
+SELECT to_char(extract(epoch FROM clock_timestamp()), 'FM9999999999.000000');
+SQL
+}
+
 # bench_drain_sluice DB SLOT LSN DIR
 #   Prints "SECONDS PEAK_RSS_MIB": from the start of sluice (DIR/sluice.yaml, whose source
-#   reads SLOT) until SLOT has confirmed LSN (every change durable in every sink), polled every
-#   50 ms, and sluice's VmHWM then. Stops sluice.
+#   reads SLOT) until SLOT has confirmed LSN (every change durable in every sink; see
+#   bench_wait_confirmed), and sluice's VmHWM then. Stops sluice.
 bench_drain_sluice() {
-  local db=$1 slot=$2 lsn=$3 dir=$4 start pid seconds rss
+  local db=$1 slot=$2 lsn=$3 dir=$4 start pid seconds rss waiter end
   : >"$dir/sluice.log"
+  bench_wait_confirmed "$db" "$slot" "$lsn" >"$dir/confirmed.at" &
+  waiter=$!
   start=$(bench_now)
   bench_sluice_start pid "$dir" "$dir/sluice.yaml"
-  until bench_slot_confirmed "$db" "$slot" "$lsn"; do
+  while sluice_pid_alive "$waiter"; do
     if ! sluice_pid_alive "$pid"; then
+      kill "$waiter" 2>/dev/null || true
       tail -n 20 "$dir/sluice.log" >&2
       sluice_die "sluice exited before draining the slot"
     fi
-    sleep 0.05
+    sleep 0.2
   done
-  seconds=$(bench_calc "$(bench_now) - $start")
+  wait "$waiter" || sluice_die "waiting for slot $slot to confirm $lsn failed"
+  end=$(tail -n 1 "$dir/confirmed.at")
+  seconds=$(bench_calc "$end - $start")
   rss=$(bench_vmhwm "$pid")
   bench_sluice_stop "$pid" >&2
   echo "$seconds $rss"
