@@ -42,7 +42,13 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     }
     SLUICE_RETURN_IF_ERROR(PollLag(meta, std::max(Lsn(confirmed_.load()), idle_flush_)));
     bool pending = !batch.changes.empty() || !batch.checkpoint.empty();
-    auto next = stream_->Next(pending ? milliseconds(0) : milliseconds(100));
+    // A batch that ends in a commit is handed on as soon as nothing more has arrived, for
+    // latency. Inside a transaction nothing can be confirmed before its commit anyway, so
+    // the batch waits for more (up to the batch limits): handing on a few changes at a time
+    // whenever sluice catches up with the walsender costs a thread wake-up, a sink write
+    // and flush per handful of changes.
+    bool hand_on_when_idle = pending && !builder.in_transaction();
+    auto next = stream_->Next(hand_on_when_idle ? milliseconds(0) : milliseconds(100));
     if (!next.ok()) return next.status();
     if (!next->has_value()) {
       if (pending) SLUICE_RETURN_IF_ERROR(emit());

@@ -55,6 +55,7 @@ Result<std::optional<StreamMessage>> ReplicationStream::Next(std::chrono::millis
     buffer_ = nullptr;
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool read_socket = false;  // read what the socket holds at least once, even with no timeout
   while (true) {
     int n = PQgetCopyData(conn_.get(), &buffer_, 1);
     if (n == -1) {
@@ -80,7 +81,15 @@ Result<std::optional<StreamMessage>> ReplicationStream::Next(std::chrono::millis
       return Status::Internal("unexpected replication message '" + std::string(1, m.type) +
                               "' of " + std::to_string(n) + " bytes");
     }
-    // n == 0: nothing buffered; wait for the socket.
+    // n == 0: no whole message buffered. Take what already arrived without waiting, so a
+    // caller polling with no timeout sees the data the socket holds, not only libpq's buffer.
+    if (!read_socket) {
+      read_socket = true;
+      if (PQconsumeInput(conn_.get()) == 0) {
+        return ToStatus(conn_.get(), nullptr, "reading the replication stream");
+      }
+      continue;
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::optional<StreamMessage>();
