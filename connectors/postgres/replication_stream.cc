@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace sluice::pg {
 
@@ -49,7 +50,8 @@ Status ReplicationStream::Start(const std::string& slot, const std::string& publ
   return Status::Ok();
 }
 
-Result<std::optional<StreamMessage>> ReplicationStream::Next(std::chrono::milliseconds timeout) {
+Result<std::optional<StreamMessage>> ReplicationStream::Next(std::chrono::milliseconds timeout,
+                                                             std::chrono::microseconds gather) {
   if (buffer_) {
     PQfreemem(buffer_);
     buffer_ = nullptr;
@@ -88,6 +90,12 @@ Result<std::optional<StreamMessage>> ReplicationStream::Next(std::chrono::millis
       if (PQconsumeInput(conn_.get()) == 0) {
         return ToStatus(conn_.get(), nullptr, "reading the replication stream");
       }
+      continue;
+    }
+    if (gather.count() > 0 && gather < timeout) {
+      std::this_thread::sleep_for(gather);
+      gather = {};
+      read_socket = false;
       continue;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

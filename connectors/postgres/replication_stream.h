@@ -37,7 +37,11 @@ class ReplicationStream {
 
   // Waits up to `timeout` for the next message; nullopt on timeout.
   // Unavailable when the connection drops or the server ends the stream.
-  Result<std::optional<StreamMessage>> Next(std::chrono::milliseconds timeout);
+  // `gather`: when no message is at hand, first pause this long (within `timeout`) and take
+  // what arrived meanwhile, so that a stream the server sends one message per packet is
+  // read with one wake-up per many messages instead of one per message.
+  Result<std::optional<StreamMessage>> Next(std::chrono::milliseconds timeout,
+                                            std::chrono::microseconds gather = {});
 
   // Standby status update: `write` = received, `flush` = `apply` = durable in every sink.
   Status SendStatus(Lsn write, Lsn flush, bool reply_requested);
