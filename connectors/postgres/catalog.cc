@@ -141,14 +141,23 @@ uint32_t ResolveBase(const TypeOverrides& overrides, uint32_t oid) {
 }
 }  // namespace
 
-Value ConvertColumn(const TypeOverrides& overrides, uint32_t type_oid, std::string_view text) {
-  if (overrides.empty()) return ConvertText(type_oid, text);
+ColumnType ResolveColumnType(const TypeOverrides& overrides, uint32_t type_oid) {
+  if (overrides.empty()) return ColumnType{type_oid, 0};
   uint32_t oid = ResolveBase(overrides, type_oid);
   auto it = overrides.find(oid);
   if (it != overrides.end() && it->second.array_elem != 0) {
-    return ConvertArrayText(ResolveBase(overrides, it->second.array_elem), text);
+    return ColumnType{oid, ResolveBase(overrides, it->second.array_elem)};
   }
-  return ConvertText(oid, text);
+  return ColumnType{oid, 0};
+}
+
+Value ConvertColumn(const ColumnType& type, std::string_view text) {
+  if (type.array_elem != 0) return ConvertArrayText(type.array_elem, text);
+  return ConvertText(type.oid, text);
+}
+
+Value ConvertColumn(const TypeOverrides& overrides, uint32_t type_oid, std::string_view text) {
+  return ConvertColumn(ResolveColumnType(overrides, type_oid), text);
 }
 
 namespace {

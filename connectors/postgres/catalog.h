@@ -49,6 +49,18 @@ using TypeOverrides = std::unordered_map<uint32_t, TypeOverride>;
 // Every domain and every array of a non-built-in type in the database.
 Result<TypeOverrides> LoadTypeOverrides(PgConn& conn);
 
+// A column's type with the database's own types resolved (domains to their base type, arrays
+// of user-defined types to their element type): resolved once per column, it converts every
+// value of the column without looking anything up.
+struct ColumnType {
+  uint32_t oid = 0;         // the type ConvertText applies, unless array_elem is set
+  uint32_t array_elem = 0;  // an array of a user-defined type: its (resolved) element type
+};
+ColumnType ResolveColumnType(const TypeOverrides& overrides, uint32_t type_oid);
+
+// ConvertText for a resolved column type.
+Value ConvertColumn(const ColumnType& type, std::string_view text);
+
 // ConvertText with the database's own types resolved first.
 Value ConvertColumn(const TypeOverrides& overrides, uint32_t type_oid, std::string_view text);
 

@@ -20,7 +20,7 @@ Status ChangeBuilder::OnRelation(const RelationMsg& m) {
   for (size_t i = 0; i < m.columns.size(); ++i) {
     const RelationColumn& c = m.columns[i];
     rel.names.push_back(c.name);
-    rel.types.push_back(c.type_oid);
+    rel.types.push_back(ResolveColumnType(types_, c.type_oid));
     if (known == keys_.end() && c.key) rel.key_index.push_back(i);
   }
   if (known != keys_.end()) {
@@ -53,7 +53,7 @@ Row ChangeBuilder::ToRow(const Relation& rel, const Tuple& tuple) const {
     if (col.kind == 'u') {
       v = Value::Unchanged();
     } else if (col.kind == 't' || col.kind == 'b') {
-      v = ConvertColumn(types_, rel.types[i], col.data);
+      v = ConvertColumn(rel.types[i], col.data);
     }
     row.push_back({rel.names[i], std::move(v)});
   }
@@ -67,7 +67,7 @@ Row ChangeBuilder::KeyOf(const Relation& rel, const Tuple& tuple) const {
     if (i >= tuple.size()) continue;
     const TupleColumn& col = tuple[i];
     Value v;
-    if (col.kind == 't' || col.kind == 'b') v = ConvertColumn(types_, rel.types[i], col.data);
+    if (col.kind == 't' || col.kind == 'b') v = ConvertColumn(rel.types[i], col.data);
     key.push_back({rel.names[i], std::move(v)});
   }
   return key;

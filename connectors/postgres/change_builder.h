@@ -40,7 +40,7 @@ class ChangeBuilder {
   struct Relation {
     std::shared_ptr<const TableId> table;
     std::vector<std::string> names;
-    std::vector<uint32_t> types;    // type OIDs as the Relation message gives them
+    std::vector<ColumnType> types;  // the Relation message's type OIDs, resolved
     std::vector<size_t> key_index;  // positions of key columns in `names`
   };
 

@@ -82,28 +82,55 @@ bool ParseField(std::string_view line, size_t* pos, std::string* out) {
 
 }  // namespace
 
-bool ParseCopyTextLine(std::string_view line, std::vector<std::optional<std::string>>* fields) {
-  size_t count = 0;
+bool CopyLineParser::Parse(std::string_view line) {
+  fields_.clear();
+  escaped_.clear();
   size_t pos = 0;
   while (true) {
-    if (count == fields->size()) fields->emplace_back();
-    std::optional<std::string>& field = (*fields)[count++];
+    CopyField& field = fields_.emplace_back();
     // PostgreSQL compares the raw field with the NULL marker before unescaping.
-    if (line.compare(pos, 2, "\\N") == 0 && (pos + 2 == line.size() || line[pos + 2] == '\t')) {
-      field.reset();
+    if (pos + 1 < line.size() && line[pos] == '\\' && line[pos + 1] == 'N' &&
+        (pos + 2 == line.size() || line[pos + 2] == '\t')) {
+      field.null = true;
       pos += 2;
     } else {
-      if (field) {
-        field->clear();
+      size_t i = pos;
+      while (i < line.size() && line[i] != '\t' && line[i] != '\\') ++i;
+      if (i == line.size() || line[i] == '\t') {
+        field.text = line.substr(pos, i - pos);
+        pos = i;
       } else {
-        field.emplace();
+        // Escapes: unescape the whole field into its buffer; its view is set once the
+        // line is done, as the buffers may still move while more fields are added.
+        size_t index = fields_.size() - 1;
+        if (unescaped_.size() <= index) unescaped_.resize(index + 1);
+        unescaped_[index].clear();
+        if (!ParseField(line, &pos, &unescaped_[index])) return false;
+        escaped_.push_back(index);
       }
-      if (!ParseField(line, &pos, &*field)) return false;
     }
     if (pos == line.size()) break;
     ++pos;  // the tab
   }
-  fields->resize(count);
+  for (size_t index : escaped_) fields_[index].text = unescaped_[index];
+  return true;
+}
+
+bool ParseCopyTextLine(std::string_view line, std::vector<std::optional<std::string>>* fields) {
+  CopyLineParser parser;
+  if (!parser.Parse(line)) return false;
+  fields->resize(parser.fields().size());
+  for (size_t i = 0; i < fields->size(); ++i) {
+    const CopyField& f = parser.fields()[i];
+    std::optional<std::string>& out = (*fields)[i];
+    if (f.null) {
+      out.reset();
+    } else if (out) {
+      out->assign(f.text);  // keeps the string's buffer
+    } else {
+      out.emplace(f.text);
+    }
+  }
   return true;
 }
 

@@ -18,4 +18,25 @@ namespace sluice::pg {
 // is one empty string (ambiguous only for zero-column tables, which the caller knows).
 bool ParseCopyTextLine(std::string_view line, std::vector<std::optional<std::string>>* fields);
 
+// One field of a parsed line: NULL, or its unescaped text.
+struct CopyField {
+  bool null = false;
+  std::string_view text;
+};
+
+// ParseCopyTextLine without copying: a field without escapes (most of them) views the line,
+// one with escapes views the parser's own buffer for it. The views stay valid until the next
+// Parse() and while the line lives. One thread; reuse it for every line of a COPY.
+class CopyLineParser {
+ public:
+  // Same rules and result as ParseCopyTextLine.
+  bool Parse(std::string_view line);
+  const std::vector<CopyField>& fields() const { return fields_; }
+
+ private:
+  std::vector<CopyField> fields_;
+  std::vector<std::string> unescaped_;  // by field index, reused across lines
+  std::vector<size_t> escaped_;         // fields of this line whose text is in unescaped_
+};
+
 }  // namespace sluice::pg

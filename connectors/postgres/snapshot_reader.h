@@ -6,9 +6,11 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <unordered_map>
 
 #include "connectors/postgres/catalog.h"
+#include "connectors/postgres/copy_text.h"
 #include "connectors/postgres/pg_conn.h"
 #include "core/change.h"
 
@@ -22,6 +24,25 @@ struct SnapshotLimits {
 // Hands a full batch on (`last`: the range's final one, possibly empty); false when the
 // reading should stop.
 using EmitFn = std::function<bool(Batch&& batch, bool last)>;
+
+// Turns the lines of a table's COPY into `read` changes at position (tag, 0). Column types are
+// resolved once, and each value is copied once, from the line into its Value. One thread.
+class CopyRowDecoder {
+ public:
+  CopyRowDecoder(const TableInfo& table, const TypeOverrides& types, const std::string& source_name,
+                 Lsn tag);
+  // Appends the change of one line (without its newline) to `batch`, bytes included.
+  // False when the line is malformed.
+  bool Append(std::string_view line, Batch* batch);
+
+ private:
+  const TableInfo& table_;
+  std::shared_ptr<const TableId> id_;
+  std::vector<ColumnType> types_;  // by column
+  std::vector<size_t> key_index_;  // positions of the key columns
+  Lsn tag_;
+  CopyLineParser parser_;
+};
 
 // Runs `copy_sql` (a `COPY (SELECT <table's columns> ...) TO STDOUT`). Every row becomes a
 // `read` change at position (tag, 0). Cancelled when `emit` refuses a batch.
