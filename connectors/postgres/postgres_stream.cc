@@ -33,8 +33,12 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
   auto emit = [&]() -> Status {
     if (options_.toast_lookup) SLUICE_RETURN_IF_ERROR(FillUnchanged(meta, types_, &batch));
     if (batch.checkpoint.lsn.valid()) last_emitted_commit_ = batch.checkpoint.lsn;
+    size_t last_size = batch.changes.size();
     bool ok = out.Emit(std::move(batch), housekeeping);
     batch = Batch{};
+    // Room for as many changes as the last batch had: full batches while a large transaction
+    // streams (no reallocation moving every change), little when changes come one by one.
+    batch.changes.reserve(last_size);
     return ok ? Status::Ok() : Status::Cancelled("stopping");
   };
   last_status_ = std::chrono::steady_clock::now();

@@ -89,11 +89,12 @@ Histogram::Histogram(std::vector<double> bounds)
   for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
 }
 
-void Histogram::Observe(double v) {
+void Histogram::Observe(double v, uint64_t count) {
+  if (count == 0) return;
   size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_.fetch_add(v, std::memory_order_relaxed);
+  buckets_[i].fetch_add(count, std::memory_order_relaxed);
+  count_.fetch_add(count, std::memory_order_relaxed);
+  sum_.fetch_add(v * static_cast<double>(count), std::memory_order_relaxed);
 }
 
 std::vector<uint64_t> Histogram::CumulativeCounts() const {

@@ -43,7 +43,9 @@ class Gauge {
 class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
-  void Observe(double v);
+  void Observe(double v) { Observe(v, 1); }
+  // `count` observations of the same value at once.
+  void Observe(double v, uint64_t count);
   const std::vector<double>& bounds() const { return bounds_; }
   // Cumulative counts per bound (Prometheus `le` buckets), then the +Inf count last.
   std::vector<uint64_t> CumulativeCounts() const;

@@ -36,7 +36,12 @@ SinkMetrics::SinkMetrics(const MetricScope& scope)
 void Unflushed::Add(const Batch& batch) {
   for (const Change& c : batch.changes) {
     ++by_op_[static_cast<size_t>(c.op)];
-    if (c.op != Op::kRead && c.commit_time_us > 0) commit_us_.push_back(c.commit_time_us);
+    if (c.op == Op::kRead || c.commit_time_us <= 0) continue;
+    if (!commit_us_.empty() && commit_us_.back().first == c.commit_time_us) {
+      ++commit_us_.back().second;
+    } else {
+      commit_us_.emplace_back(c.commit_time_us, 1);
+    }
   }
   ++batches_;
   bytes_ += batch.bytes;
@@ -44,9 +49,9 @@ void Unflushed::Add(const Batch& batch) {
 
 void Unflushed::Flushed(SinkMetrics& metrics, int64_t now_us) {
   // Latencies first: a scrape that sees the change counters also sees their latencies.
-  for (int64_t commit : commit_us_) {
+  for (auto [commit, count] : commit_us_) {
     double seconds = static_cast<double>(now_us - commit) / 1e6;
-    metrics.apply_latency.Observe(seconds < 0 ? 0 : seconds);
+    metrics.apply_latency.Observe(seconds < 0 ? 0 : seconds, count);
   }
   metrics.batches.Add(batches_);
   metrics.bytes.Add(bytes_);

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "core/change.h"
@@ -39,7 +40,9 @@ class Unflushed {
   std::array<uint64_t, 5> by_op_{};
   uint64_t batches_ = 0;
   uint64_t bytes_ = 0;
-  std::vector<int64_t> commit_us_;  // streamed changes only: snapshot rows have no commit
+  // (commit time, changes) of streamed changes, one entry per run of changes with the same
+  // commit (a transaction's): snapshot rows have no commit.
+  std::vector<std::pair<int64_t, uint64_t>> commit_us_;
 };
 
 // Microseconds since the Unix epoch, now.

@@ -50,6 +50,17 @@ TEST_CASE("metrics: histogram buckets are cumulative with sum and count") {
   CHECK(text.find("lat_seconds_sum 5.6500000000000004\n") != std::string::npos);
 }
 
+TEST_CASE("metrics: a histogram takes several observations of one value at once") {
+  MetricsRegistry reg;
+  Histogram& h = reg.GetHistogram("lat_seconds", "Latency.", {}, {0.1, 1});
+  h.Observe(0.5, 3);
+  h.Observe(0.05, 0);  // nothing
+  h.Observe(0.05);
+  CHECK(h.CumulativeCounts() == std::vector<uint64_t>{1, 4, 4});
+  CHECK(h.Count() == 4);
+  CHECK(h.Sum() == Approx(1.55));
+}
+
 TEST_CASE("metrics: a scope adds its labels and counts across threads") {
   MetricsRegistry reg;
   MetricScope scope(&reg, {{"pipeline", "p"}});
