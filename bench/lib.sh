@@ -157,6 +157,21 @@ bench_wait_log() {
   done
 }
 
+# bench_cpu PID              Prints the CPU seconds (user + system) PID has used so far, its
+#   threads that already ended included.
+bench_cpu() {
+  local stat ticks
+  ticks=$(getconf CLK_TCK)
+  read -r stat <"/proc/$1/stat"
+  stat=${stat##*) }  # the fields after the command name; utime and stime are the 12th and 13th
+  awk -v s="$stat" -v t="$ticks" 'BEGIN { split(s, f, " "); printf "%.2f\n", (f[12] + f[13]) / t }'
+}
+
+# bench_us_per SECONDS COUNT  Prints SECONDS/COUNT in microseconds, two decimals.
+bench_us_per() {
+  awk -v s="$1" -v n="$2" 'BEGIN { printf "%.2f\n", s * 1000000 / n }'
+}
+
 # bench_vmhwm PID            Prints the peak resident set of PID in MiB (VmHWM).
 bench_vmhwm() {
   awk '/^VmHWM:/ { printf "%.0f\n", $2 / 1024 }' "/proc/$1/status"

@@ -59,11 +59,11 @@ raw_copy() {
 }
 
 # sluice_snapshot RUN P: runs sluice on a fresh slot until its snapshot is read, then stops
-# it. Prints "SNAPSHOT_SECONDS TOTAL_SECONDS": from the slot's creation to the start of
-# streaming (the snapshot: planning the key ranges, COPY, decoding, handing every row to the
-# sink), and from the process start.
+# it. Prints "SNAPSHOT_SECONDS TOTAL_SECONDS CPU_SECONDS": from the slot's creation to the
+# start of streaming (the snapshot: planning the key ranges, COPY, decoding, handing every row
+# to the sink), from the process start, and the CPU sluice used until then.
 sluice_snapshot() {
-  local run=$1 p=$2 dir pid start t_slot t_end got option=""
+  local run=$1 p=$2 dir pid start t_slot t_end got cpu option=""
   dir=$work/r$run-p$p
   mkdir -p "$dir/state"
   ((${#parallelisms[@]} > 1)) && option="snapshot_parallelism: $p"
@@ -85,27 +85,29 @@ EOF
   start=$(bench_now)
   bench_sluice_start pid "$dir" "$dir/sluice.yaml"
   bench_wait_log 600 "$pid" "$dir/sluice.log" "streaming from slot" >&2
+  cpu=$(bench_cpu "$pid")
   bench_sluice_stop "$pid" >&2
   bench_drop_slot "$db" "bench_snapshot_r${run}_p$p"
   got=$(grep -oE 'read \([0-9]+ rows\)' "$dir/sluice.log" | tr -dc '0-9\n' | awk '{ s += $1 } END { print s + 0 }')
   ((got == rows)) || sluice_die "sluice read $got rows, expected $rows (log: $dir/sluice.log)"
   t_slot=$(bench_log_time "$dir/sluice.log" "created replication slot")
   t_end=$(bench_log_time "$dir/sluice.log" "streaming from slot")
-  echo "$(bench_calc "$t_end - $t_slot") $(bench_calc "$t_end - $start")"
+  echo "$(bench_calc "$t_end - $t_slot") $(bench_calc "$t_end - $start") $cpu"
 }
 
-declare -A raw_s sluice_s total_s
+declare -A raw_s sluice_s total_s cpu_s
 : >"$BENCH_OUT/snapshot.tsv"
 for ((run = 1; run <= BENCH_RUNS; run++)); do
   for p in "${parallelisms[@]}"; do
     r=$(raw_copy "$p")
     out=$(sluice_snapshot "$run" "$p")
-    read -r s t <<<"$out"
-    sluice_log "run $run, parallelism $p: raw COPY ${r}s, sluice snapshot ${s}s (${t}s from process start)"
+    read -r s t c <<<"$out"
+    sluice_log "run $run, parallelism $p: raw COPY ${r}s, sluice snapshot ${s}s (${t}s from process start, ${c}s CPU)"
     raw_s[$p]+=" $r"
     sluice_s[$p]+=" $s"
     total_s[$p]+=" $t"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$run" "$p" "$r" "$s" "$t" >>"$BENCH_OUT/snapshot.tsv"
+    cpu_s[$p]+=" $c"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$p" "$r" "$s" "$t" "$c" >>"$BENCH_OUT/snapshot.tsv"
   done
 done
 
@@ -122,10 +124,11 @@ bench_md "A table of $(bench_fmt "$rows") rows (${row_bytes} bytes a row by \`pg
   "  to a \`null\` sink; the time runs from the log line \"created replication slot\" to" \
   "  \"streaming from slot\" (planning the key ranges, COPY, decoding, every row handed to the" \
   "  sink), by the log lines' own timestamps. From the process start adds start-up and the" \
-  "  slot's creation." \
+  "  slot's creation. Its CPU is user + system time of the whole process (every thread, from" \
+  "  its start) per row." \
   "" \
-  "| parallelism | raw COPY rows/s | sluice rows/s | sluice / raw | sluice s (from process start) |" \
-  "| ---: | ---: | ---: | ---: | ---: |"
+  "| parallelism | raw COPY rows/s | sluice rows/s | sluice / raw | sluice s (from process start) | sluice CPU per row |" \
+  "| ---: | ---: | ---: | ---: | ---: | ---: |"
 for p in "${parallelisms[@]}"; do
   # shellcheck disable=SC2086 # the lists are space-separated numbers
   r=$(bench_median ${raw_s[$p]})
@@ -133,7 +136,9 @@ for p in "${parallelisms[@]}"; do
   s=$(bench_median ${sluice_s[$p]})
   # shellcheck disable=SC2086
   t=$(bench_median ${total_s[$p]})
-  bench_md "| $p | $(bench_fmt "$(bench_rate "$rows" "$r")") | $(bench_fmt "$(bench_rate "$rows" "$s")") | $(bench_pct "$r" "$s") | $s ($t) |"
+  # shellcheck disable=SC2086
+  c=$(bench_median ${cpu_s[$p]})
+  bench_md "| $p | $(bench_fmt "$(bench_rate "$rows" "$r")") | $(bench_fmt "$(bench_rate "$rows" "$s")") | $(bench_pct "$r" "$s") | $s ($t) | $(bench_us_per "$c" "$rows") µs |"
 done
 if ((${#parallelisms[@]} == 1)); then
   bench_md "" "Only parallelism 1: this build of sluice has no \`snapshot_parallelism\` option."
