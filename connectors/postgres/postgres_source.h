@@ -38,7 +38,7 @@ class PostgresSource : public Source {
   ~PostgresSource() override;
 
   Status Check() override;
-  Result<std::vector<TableSchema>> Describe() override;  // postgres_describe.cc
+  Result<std::vector<TableSchema>> Describe() override;     // postgres_describe.cc
   Result<std::unique_ptr<SourceScan>> OpenScan() override;  // postgres_verify.cc
   Status Run(BatchEmitter& out, const std::atomic<bool>& stop) override;
   void Confirm(const Checkpoint& checkpoint) override;
