@@ -128,7 +128,9 @@ TEST_CASE("PostgresStdout: kill -9 mid-stream, restart, and the result still equ
   WriteFile(dir.File("sluice.yaml"),
             StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
   std::atomic<bool> stop{false};
-  std::thread writer(WriteLoad, db.name(), std::ref(stop), 6000, 2, 3000);
+  // Until told to stop: every round waits for new lines, which a bounded writer that has
+  // already finished (a slow start-up, a fast stream) would never give.
+  std::thread writer(WriteLoad, db.name(), std::ref(stop), 1000000, 2, 3000);
   std::string state_file = dir.File("state/pipelines/items/postgres.json");
   for (int round = 0; round < 5; ++round) {
     auto sluice = StartSluice(dir);
