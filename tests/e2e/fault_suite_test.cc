@@ -176,9 +176,13 @@ int RedisRestart(World& w) {
 
 int SearchErrors(World& w) {
   Pause(Between(w.rng(), 300, 1500));
+  // Each storm is followed by a transaction of thousands of rows, so that requests (and
+  // their retries) meet it even if the bounded load has already ended.
   w.es().FailNextRequests(4, 429);
+  w.BigTransaction();
   REQUIRE(WaitFor([&] { return w.es().FailuresLeft() == 0; }, seconds(120)));
   w.es().FailNextRequests(4, 503);
+  w.BigTransaction();
   REQUIRE(WaitFor([&] { return w.es().FailuresLeft() == 0; }, seconds(120)));
   Pause(seconds(1));
   return 2;
