@@ -96,6 +96,9 @@ class PostgresSource : public Source {
   Status Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop);
   // Every few seconds: the server's WAL end minus what is confirmed, as sluice_source_lag_bytes.
   Status PollLag(PgConn& meta, Lsn confirmed);
+  // Time for a standby status: status_interval has passed, or a newer flush position has
+  // waited kPromptStatus.
+  bool StatusDue() const;
   Status SendStatus(bool reply_requested);
   Status SaveState();
   // Learns the database name and, unless configured, names the slot after it.
@@ -118,7 +121,8 @@ class PostgresSource : public Source {
   Lsn idle_flush_;  // source thread: keepalive position confirmed while nothing was in flight
   uint64_t emitted_token_ = 0;  // source thread: newest snapshot token handed on
   std::atomic<uint64_t> confirmed_token_{0};
-  std::chrono::steady_clock::time_point last_status_;
+  std::chrono::steady_clock::time_point last_status_;  // source thread
+  Lsn sent_flush_;  // source thread: the flush position the server last heard from us
 
   std::chrono::steady_clock::time_point last_lag_poll_;  // source thread
 

@@ -18,6 +18,10 @@ constexpr auto kLagPollInterval = std::chrono::seconds(5);
 // About 50-100 changes at the rate a walsender decodes; nothing is confirmable before the
 // transaction's commit, so the pause costs no latency a sink could see.
 constexpr microseconds kGatherInTransaction(1000);
+// A flush position that moved (sinks made more durable, or an idle keepalive) is told to the
+// server this soon, not only every status_interval: WAL is released sooner, and
+// pg_replication_slots (which `sluice verify` waits on) follows closely.
+constexpr auto kPromptStatus = std::chrono::seconds(1);
 }  // namespace
 
 Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop) {
@@ -26,9 +30,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
   ChangeBuilder builder(ctx_.source, std::move(keys), types_);
   Batch batch;
   auto housekeeping = [&] {
-    if (std::chrono::steady_clock::now() - last_status_ >= options_.status_interval) {
-      (void)SendStatus(false);  // a broken connection shows up on the next read
-    }
+    if (StatusDue()) (void)SendStatus(false);  // a broken connection shows up on the next read
   };
   auto emit = [&]() -> Status {
     if (options_.toast_lookup) SLUICE_RETURN_IF_ERROR(FillUnchanged(meta, types_, &batch));
@@ -45,9 +47,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
   ctx_.status->Set(SourcePhase::kStreaming, "slot " + options_.slot);
   while (!stop) {
     ctx_.status->Beat();  // an idle stream wakes every 100 ms (Next's timeout below)
-    if (std::chrono::steady_clock::now() - last_status_ >= options_.status_interval) {
-      SLUICE_RETURN_IF_ERROR(SendStatus(false));
-    }
+    if (StatusDue()) SLUICE_RETURN_IF_ERROR(SendStatus(false));
     SLUICE_RETURN_IF_ERROR(PollLag(meta, std::max(Lsn(confirmed_.load()), idle_flush_)));
     bool pending = !batch.changes.empty() || !batch.checkpoint.empty();
     // A batch that ends in a commit is handed on as soon as nothing more has arrived, for
@@ -100,10 +100,18 @@ Status PostgresSource::PollLag(PgConn& meta, Lsn confirmed) {
   return Status::Ok();
 }
 
+bool PostgresSource::StatusDue() const {
+  auto since = std::chrono::steady_clock::now() - last_status_;
+  if (since >= options_.status_interval) return true;
+  Lsn flush = std::max(Lsn(confirmed_.load()), idle_flush_);
+  return flush > sent_flush_ && since >= kPromptStatus;
+}
+
 Status PostgresSource::SendStatus(bool reply_requested) {
   if (!stream_) return Status::Ok();
   Lsn flush = std::max(Lsn(confirmed_.load()), idle_flush_);
   last_status_ = std::chrono::steady_clock::now();
+  sent_flush_ = flush;
   confirmed_lsn_.Set(static_cast<double>(flush.value()));
   return stream_->SendStatus(std::max(received_, flush), flush, reply_requested);
 }
