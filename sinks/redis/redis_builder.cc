@@ -1,17 +1,17 @@
 #include "sinks/redis/redis_builder.h"
 
-#include <cinttypes>
-#include <cstdio>
-
 #include "core/json_writer.h"
 
 namespace sluice::redis {
 
 std::string PositionHex(const Position& p) {
-  char buf[33];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64 "%016" PRIx64, p.lsn.value(),
-                static_cast<uint64_t>(p.seq));
-  return std::string(buf, 32);
+  static const char* kHex = "0123456789abcdef";
+  std::string out(32, '0');
+  uint64_t lsn = p.lsn.value();
+  uint64_t seq = static_cast<uint64_t>(p.seq);
+  for (int i = 15; i >= 0; --i, lsn >>= 4) out[static_cast<size_t>(i)] = kHex[lsn & 0xf];
+  for (int i = 31; i >= 16; --i, seq >>= 4) out[static_cast<size_t>(i)] = kHex[seq & 0xf];
+  return out;
 }
 
 std::string PosKeyPrefix(std::string_view meta, const TableId& table) {

@@ -70,11 +70,14 @@ class RedisClient {
 
  private:
   Status IoError(const char* what);
+  // Queues `command` in the context's output buffer.
+  Status Append(const ArgList& command);
 
   RedisUrl url_;
   std::chrono::milliseconds connect_timeout_;
   std::chrono::milliseconds command_timeout_;
   redisContext* ctx_ = nullptr;
+  std::string resp_;  // the command being queued, kept for its capacity
 };
 
 }  // namespace sluice::redis

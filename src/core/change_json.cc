@@ -1,5 +1,6 @@
 #include "core/change_json.h"
 
+#include <climits>
 #include <ctime>
 
 #include "core/json_writer.h"
@@ -13,13 +14,25 @@ std::string FormatTimestampUs(int64_t unix_us) {
     frac += 1000000;
     --secs;
   }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%06lldZ", static_cast<long long>(frac));
-  return buf;
+  // gmtime_r and strftime cost about a microsecond, and changes come many to a second: the
+  // text up to the seconds is kept per thread for the last second seen.
+  thread_local int64_t cached_secs = INT64_MIN;
+  thread_local char prefix[32];
+  thread_local size_t prefix_len = 0;
+  if (secs != cached_secs) {
+    std::time_t t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    prefix_len = std::strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_secs = secs;
+  }
+  char tail[8] = {'.', '0', '0', '0', '0', '0', '0', 'Z'};
+  for (int d = 6; d >= 1; --d, frac /= 10) tail[d] = static_cast<char>('0' + frac % 10);
+  std::string out;
+  out.reserve(prefix_len + sizeof(tail));
+  out.append(prefix, prefix_len);
+  out.append(tail, sizeof(tail));
+  return out;
 }
 
 namespace {

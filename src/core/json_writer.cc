@@ -1,30 +1,78 @@
 #include "core/json_writer.h"
 
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 namespace sluice {
 
-void AppendJsonEscaped(std::string* out, std::string_view s) {
+namespace {
+
+// Whether any of the 8 bytes in `v` needs escaping: a control byte (< 0x20), '"' or '\\'.
+// (The classic "has a byte less than n" and "has a zero byte" tests: exact for the word as a
+// whole, which is all that is asked.)
+bool WordNeedsEscape(uint64_t v) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  auto has_zero = [&](uint64_t x) { return ((x - kOnes) & ~x & kHigh) != 0; };
+  bool control = ((v - kOnes * 0x20) & ~v & kHigh) != 0;
+  return control || has_zero(v ^ (kOnes * '"')) || has_zero(v ^ (kOnes * '\\'));
+}
+
+void AppendEscape(std::string* out, unsigned char c) {
   static const char* kHex = "0123456789abcdef";
+  switch (c) {
+    case '"':
+      out->append("\\\"");
+      break;
+    case '\\':
+      out->append("\\\\");
+      break;
+    case '\n':
+      out->append("\\n");
+      break;
+    case '\r':
+      out->append("\\r");
+      break;
+    case '\t':
+      out->append("\\t");
+      break;
+    case '\b':
+      out->append("\\b");
+      break;
+    case '\f':
+      out->append("\\f");
+      break;
+    default: {
+      char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+      out->append(buf, 6);
+    }
+  }
+}
+
+}  // namespace
+
+void AppendJsonEscaped(std::string* out, std::string_view s) {
   size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      default: {
-        char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-        out->append(buf, 6);
+  size_t i = 0;
+  while (i < s.size()) {
+    // Eight bytes at a time while none needs escaping (most text has none).
+    if (i + 8 <= s.size()) {
+      uint64_t word;
+      std::memcpy(&word, s.data() + i, 8);
+      if (!WordNeedsEscape(word)) {
+        i += 8;
+        continue;
       }
     }
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    out->append(s.data() + run, i - run);
+    AppendEscape(out, c);
+    run = ++i;
   }
   out->append(s.data() + run, s.size() - run);
 }

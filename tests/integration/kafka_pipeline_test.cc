@@ -109,8 +109,8 @@ std::string KafkaConfig(const TempDir& dir, const std::string& dsn, const KafkaM
          "    properties: [session.timeout.ms=6000, heartbeat.interval.ms=500]\n"
          "sinks:\n"
          "  log:\n    type: kafka\n    brokers: \"" +
-         mock.bootstraps() +
-         "\"\n"
+         mock.bootstraps() + "\"\n    properties: [" + kOneProduceRequestInFlight +
+         "]\n"
          "  cache:\n    type: redis\n    url: \"" +
          redis_url +
          "\"\n"

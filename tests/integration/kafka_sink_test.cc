@@ -148,7 +148,9 @@ TEST_CASE("KafkaSink: broker errors during produce are retried, nothing lost or 
           "[integration][kafka]") {
   KafkaMock mock;
   mock.CreateTopic("errs.items", 4);
-  auto sink = MakeSink(mock, {{"topic", "errs.items"}, {"linger", "1ms"}});
+  auto sink = MakeSink(
+      mock,
+      {{"topic", "errs.items"}, {"linger", "1ms"}, {"properties", kOneProduceRequestInFlight}});
   REQUIRE(sink->Open().ok());
   int lsn = 1000;
   for (int round = 0; round < 5; ++round) {

@@ -1,8 +1,10 @@
 // Core vocabulary: Lsn, positions, JSON rendering of changes, redaction, options.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "core/change_json.h"
+#include "core/json_writer.h"
 #include "core/lsn.h"
 #include "core/options.h"
 #include "core/redact.h"
@@ -62,6 +64,55 @@ TEST_CASE("ChangeJson: every field, kinds rendered by meaning", "[unit][core]") 
   CHECK(j["seq"] == 3);
   CHECK(j["commit_time"] == "2026-11-18T11:06:40.123456Z");
   CHECK(j["xid"] == 731);
+}
+
+TEST_CASE("AppendJsonEscaped: any text, escapes at any offset, reads back the same",
+          "[unit][core]") {
+  // Valid UTF-8 built from ASCII (controls, quotes and backslashes included) and a few
+  // multi-byte characters, so the 8-byte fast path meets escapes at every alignment.
+  const std::vector<std::string> pieces = {"a",
+                                           "Z",
+                                           "0",
+                                           " ",
+                                           "\"",
+                                           "\\",
+                                           "\n",
+                                           "\t",
+                                           std::string(1, '\x01'),
+                                           std::string(1, '\x1f'),
+                                           "\x7f",
+                                           "/",
+                                           "\xc3\xa9",
+                                           "\xe2\x82\xac",
+                                           "\xf0\x9f\x98\x80"};
+  std::mt19937 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string text;
+    size_t n = rng() % 40;
+    for (size_t i = 0; i < n; ++i) {
+      // Mostly plain letters: long runs take the fast path, escapes interrupt them.
+      text += rng() % 4 ? "x" : pieces[rng() % pieces.size()];
+    }
+    std::string out = "[";
+    AppendJsonEscaped(&out, text);
+    out = "[\"" + out.substr(1) + "\"]";
+    auto parsed = nlohmann::json::parse(out, nullptr, false);
+    INFO(out);
+    REQUIRE(parsed.is_array());
+    CHECK(parsed[0].get<std::string>() == text);
+    CHECK(out.size() == nlohmann::json(text).dump().size() + 2);  // no escape it need not
+  }
+}
+
+TEST_CASE("FormatTimestampUs: ISO 8601 in UTC, microseconds, across seconds and before 1970",
+          "[unit][core]") {
+  CHECK(FormatTimestampUs(0) == "1970-01-01T00:00:00.000000Z");
+  CHECK(FormatTimestampUs(1795000000123456) == "2026-11-18T11:06:40.123456Z");
+  CHECK(FormatTimestampUs(1795000000999999) == "2026-11-18T11:06:40.999999Z");
+  CHECK(FormatTimestampUs(1795000001000000) == "2026-11-18T11:06:41.000000Z");
+  CHECK(FormatTimestampUs(1795000000000007) == "2026-11-18T11:06:40.000007Z");
+  CHECK(FormatTimestampUs(-1) == "1969-12-31T23:59:59.999999Z");
+  CHECK(FormatTimestampUs(1795000000123456) == "2026-11-18T11:06:40.123456Z");  // cached again
 }
 
 TEST_CASE("Redact: passwords in conninfo and URLs never reach logs", "[unit][core]") {
