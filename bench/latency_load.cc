@@ -1,17 +1,20 @@
 // bench_latency: commit-to-visible latency of a PostgreSQL -> Redis pipeline under a steady
-// write load. One thread inserts rows (one per transaction) at a set rate and records when
-// each COMMIT returned; another polls Redis (pipelined EXISTS on the oldest keys not yet
-// seen) and records when each key appeared. Latency = appeared - committed, on one clock.
+// write load. Writer threads (one connection each) insert rows (one per transaction) on a
+// shared schedule at a set rate and record when each COMMIT returned; another thread polls
+// Redis (pipelined EXISTS on the committed keys not yet seen) and records when each key
+// appeared. Latency = appeared - committed, on one clock. Several connections let the
+// server group their commits' WAL flushes, as a busy application's do; one connection tops
+// out at one fsync per row.
 //
 //   bench_latency --dsn "host=... dbname=..." --redis-host H --redis-port P
 //                 [--table lat_items] [--key-prefix item:] [--rate 5000] [--seconds 30]
-//                 [--payload-bytes 100] [--out latencies.txt]
+//                 [--connections 4] [--payload-bytes 100] [--out latencies.txt]
 //
 // The table must exist: (id bigint primary key, payload text, ...) and be empty.
 // Output, one line on stdout:
 //   "rows=N rate=R p50_ms=.. p90_ms=.. p99_ms=.. p999_ms=.. max_ms=.. missing=M"
-// --out gets one latency in milliseconds per line, in commit order. Exits 1 on an error or
-// if keys were still missing 30 s after the last commit.
+// --out gets one latency in milliseconds per line, in id order (the schedule's). Exits 1 on
+// an error or if keys were still missing 30 s after the last commit.
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 
@@ -37,6 +40,7 @@ struct Args {
   std::string key_prefix = "item:";
   uint64_t rate = 5000;
   uint64_t seconds = 30;
+  size_t connections = 4;
   size_t payload_bytes = 100;
   std::string out;
 };
@@ -62,6 +66,8 @@ Args ParseArgs(int argc, char** argv) {
       a.table = value;
     } else if (flag == "--key-prefix") {
       a.key_prefix = value;
+    } else if (flag == "--connections") {
+      a.connections = std::stoul(value);
     } else if (flag == "--rate") {
       a.rate = std::stoull(value);
     } else if (flag == "--seconds") {
@@ -75,24 +81,29 @@ Args ParseArgs(int argc, char** argv) {
     }
   }
   if (a.dsn.empty()) Fail("--dsn is required");
-  if (a.rate == 0 || a.seconds == 0) Fail("--rate and --seconds must be positive");
+  if (a.rate == 0 || a.seconds == 0 || a.connections == 0) {
+    Fail("--rate, --seconds and --connections must be positive");
+  }
   return a;
 }
 
-// What both threads share. committed_at[i] is written before `committed` passes i (release),
-// and read after loading it (acquire); appeared_at belongs to the reader.
+// What the threads share. committed_at[i] is written before done[i] is set (release), and
+// read after seeing it set (acquire); appeared_at belongs to the reader.
 struct Shared {
-  explicit Shared(size_t rows) : committed_at(rows), appeared_at(rows) {}
+  explicit Shared(size_t rows)
+      : committed_at(rows), appeared_at(rows), done(new std::atomic<bool>[rows]) {
+    for (size_t i = 0; i < rows; ++i) done[i] = false;
+  }
   std::vector<Clock::time_point> committed_at;
   std::vector<Clock::time_point> appeared_at;
-  std::atomic<size_t> committed{0};
-  std::atomic<bool> writer_done{false};
+  std::unique_ptr<std::atomic<bool>[]> done;
+  std::atomic<size_t> writers_left{0};
   std::atomic<bool> failed{false};
 };
 
-// Row i has id i + 1. Paced against the schedule start + i / rate, so a slow commit is
-// caught up on rather than lowering the rate.
-void Write(const Args& a, Shared& s, double* achieved_rate) {
+// Writer `w` of `n` inserts rows w, w + n, ...; row i has id i + 1 and is due at
+// start + i / rate, so a slow commit is caught up on rather than lowering the rate.
+void Write(const Args& a, Shared& s, size_t w, size_t n, Clock::time_point start) {
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(a.dsn.c_str()), PQfinish);
   if (PQstatus(conn.get()) != CONNECTION_OK) Fail(PQerrorMessage(conn.get()));
   // The benchmark's server runs with synchronous_commit off (scripts/lib/servers.sh), where
@@ -107,10 +118,8 @@ void Write(const Args& a, Shared& s, double* achieved_rate) {
   if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) Fail(PQerrorMessage(conn.get()));
   std::string payload(a.payload_bytes, 'x');
   const size_t rows = s.committed_at.size();
-  auto start = Clock::now();
-  for (size_t i = 0; i < rows && !s.failed; ++i) {
-    auto due = start + std::chrono::microseconds(i * 1000000 / a.rate);
-    std::this_thread::sleep_until(due);
+  for (size_t i = w; i < rows && !s.failed; i += n) {
+    std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1000000 / a.rate));
     std::string id = std::to_string(i + 1);
     const char* values[2] = {id.c_str(), payload.c_str()};
     std::unique_ptr<PGresult, decltype(&PQclear)> r(
@@ -121,60 +130,56 @@ void Write(const Args& a, Shared& s, double* achieved_rate) {
       break;
     }
     s.committed_at[i] = Clock::now();
-    s.committed.store(i + 1, std::memory_order_release);
+    s.done[i].store(true, std::memory_order_release);
   }
-  double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  *achieved_rate = static_cast<double>(s.committed.load()) / secs;
-  s.writer_done = true;
+  s.writers_left.fetch_sub(1);
 }
 
-// Returns how many keys were seen. Changes reach Redis in commit order (one Lua script per
-// batch), so only the leading run of present keys is taken each round; a key present
-// behind a missing one is asked again, which can only make its latency look larger.
+// Returns how many keys were seen. Each round asks about the committed rows not yet seen
+// among the kWindow rows from the oldest unseen one. A row further ahead waits for the
+// window to reach it, which can only make its latency look larger.
 size_t Read(const Args& a, Shared& s) {
   std::unique_ptr<redisContext, decltype(&redisFree)> redis(
       redisConnect(a.redis_host.c_str(), a.redis_port), redisFree);
   if (!redis || redis->err) Fail("redis connect: " + std::string(redis ? redis->errstr : "oom"));
-  constexpr size_t kWindow = 256;
+  constexpr size_t kWindow = 4096;
   const size_t rows = s.committed_at.size();
-  size_t next = 0;
+  std::vector<char> seen(rows, 0);
+  size_t next = 0, count = 0;
+  std::vector<size_t> ask;
   Clock::time_point give_up = Clock::time_point::max();
   while (next < rows && !s.failed) {
-    size_t avail = s.committed.load(std::memory_order_acquire);
-    if (s.writer_done && give_up == Clock::time_point::max()) {
+    if (s.writers_left == 0 && give_up == Clock::time_point::max()) {
       give_up = Clock::now() + std::chrono::seconds(30);
     }
     if (Clock::now() > give_up) break;
-    if (next == avail) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-      continue;
+    ask.clear();
+    for (size_t i = next; i < std::min(rows, next + kWindow); ++i) {
+      if (!seen[i] && s.done[i].load(std::memory_order_acquire)) ask.push_back(i);
     }
-    size_t n = std::min(kWindow, avail - next);
-    for (size_t j = 0; j < n; ++j) {
-      std::string key = a.key_prefix + std::to_string(next + j + 1);
+    for (size_t i : ask) {
+      std::string key = a.key_prefix + std::to_string(i + 1);
       redisAppendCommand(redis.get(), "EXISTS %b", key.data(), key.size());
     }
     size_t present = 0;
-    bool leading = true;
-    for (size_t j = 0; j < n; ++j) {
+    for (size_t i : ask) {
       void* raw = nullptr;
       if (redisGetReply(redis.get(), &raw) != REDIS_OK)
         Fail("redis: " + std::string(redis->errstr));
       std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(static_cast<redisReply*>(raw),
                                                                     freeReplyObject);
       if (reply->type != REDIS_REPLY_INTEGER) Fail("redis: EXISTS did not answer an integer");
-      if (leading && reply->integer == 1) {
+      if (reply->integer == 1) {
+        seen[i] = 1;
+        s.appeared_at[i] = Clock::now();
         ++present;
-      } else {
-        leading = false;
       }
     }
-    auto now = Clock::now();
-    for (size_t j = 0; j < present; ++j) s.appeared_at[next + j] = now;
-    next += present;
+    count += present;
+    while (next < rows && seen[next]) ++next;
     if (present == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  return next;
+  return count;
 }
 
 double Percentile(const std::vector<double>& sorted, double p) {
@@ -188,16 +193,26 @@ double Percentile(const std::vector<double>& sorted, double p) {
 int main(int argc, char** argv) {
   Args a = ParseArgs(argc, argv);
   Shared s(a.rate * a.seconds);
-  double achieved_rate = 0;
   size_t seen = 0;
   std::thread reader([&] { seen = Read(a, s); });
-  Write(a, s, &achieved_rate);
+  std::vector<std::thread> writers;
+  s.writers_left = a.connections;
+  auto start = Clock::now();
+  for (size_t w = 0; w < a.connections; ++w) {
+    writers.emplace_back(Write, std::cref(a), std::ref(s), w, a.connections, start);
+  }
+  for (auto& t : writers) t.join();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
   reader.join();
   if (s.failed) return 1;
+  size_t committed = 0;
+  for (size_t i = 0; i < s.committed_at.size(); ++i) committed += s.done[i] ? 1 : 0;
+  double achieved_rate = static_cast<double>(committed) / secs;
 
   std::vector<double> ms;
   ms.reserve(seen);
-  for (size_t i = 0; i < seen; ++i) {
+  for (size_t i = 0; i < s.committed_at.size(); ++i) {
+    if (s.appeared_at[i] == Clock::time_point()) continue;  // never seen
     ms.push_back(
         std::chrono::duration<double, std::milli>(s.appeared_at[i] - s.committed_at[i]).count());
   }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench/redis.sh -- the Redis sink (issue 4).
 #  1. The sink alone: BENCH_ROWS changes from the `generate` source into the `redis` sink,
-#     against redis-benchmark's pipelined SETs of values of the same size.
+#     against redis-benchmark's pipelined SETs of values of the same size, and against
+#     pipelined MSETs of what one guarded change writes (the value and its position key).
 #  2. End to end: `postgres | redis` under a steady insert load of 5,000 rows/s (one row a
-#     transaction) for BENCH_LATENCY_SECONDS; commit-to-visible latency by bench_latency.
+#     transaction, over 4 connections) for BENCH_LATENCY_SECONDS; commit-to-visible latency
+#     by bench_latency.
 # Run through bench/run (see bench/lib.sh).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -39,10 +41,20 @@ pipelines:
   alone: gen.public.items | cache key="item:{id}"
 EOF
   "${redis[@]}" flushall >/dev/null
+  local cpu0 cpu1
+  cpu0=$(redis_cpu)
   seconds=$(bench_sluice_time "$dir") || exit 1
+  cpu1=$(redis_cpu)
   keys=$("${redis[@]}" eval "return #redis.call('keys', 'item:*')" 0)
   ((keys == rows)) || sluice_die "Redis holds $keys item keys, expected $rows"
-  echo "$seconds"
+  # Redis's own CPU per change, in microseconds.
+  echo "$seconds $(awk -v a="$cpu0" -v b="$cpu1" -v n="$rows" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }')"
+}
+
+# redis_cpu: seconds of CPU the Redis server has used (user + system).
+redis_cpu() {
+  "${redis[@]}" info cpu | tr -d '\r' |
+    awk -F: '$1 == "used_cpu_user" || $1 == "used_cpu_sys" { t += $2 } END { printf "%.3f", t }'
 }
 
 # raw_set VALUE_BYTES: prints redis-benchmark's SETs per second (64 commands pipelined,
@@ -53,19 +65,37 @@ raw_set() {
     -r "$rows" -d "$1" --csv | awk -F'"' '$2 == "SET" { print $4 }'
 }
 
+# raw_pair VALUE_BYTES: prints redis-benchmark's MSETs per second of one value of
+# VALUE_BYTES and one 32-byte position under the sink's key names (64 pipelined, random
+# keys): what a version-guarded change has to write, without reading or comparing anything.
+raw_pair() {
+  local value
+  value=$(head -c "$1" /dev/zero | tr '\0' x)
+  "${redis[@]}" flushall >/dev/null
+  redis-benchmark -h "$BENCH_REDIS_HOST" -p "$BENCH_REDIS_PORT" -P 64 -n "$rows" -r 100000000 \
+    --csv MSET "item:__rand_int__" "$value" \
+    "sluice:pos:gen.public.items:item:__rand_int__" 0000000001000000000000000000000a |
+    awk -F'"' 'NR > 1 || $2 != "test" { print $4 }' | tail -n 1
+}
+
 value_bytes=""
 sluice_rates=()
 raw_rates=()
+pair_rates=()
+redis_us=()
 : >"$BENCH_OUT/redis-alone.tsv"
 for ((run = 1; run <= BENCH_RUNS; run++)); do
-  s=$(sink_alone "$run")
-  # The limit writes values as long as the sink's (the row as JSON).
+  read -r s us <<<"$(sink_alone "$run")"
+  # The limits write values as long as the sink's (the row as JSON).
   [[ -n $value_bytes ]] || value_bytes=$("${redis[@]}" strlen item:1)
   r=$(raw_set "$value_bytes")
-  sluice_log "run $run: sluice ${s}s ($(bench_rate "$rows" "$s") changes/s), redis-benchmark $r SET/s"
+  p=$(raw_pair "$value_bytes")
+  sluice_log "run $run: sluice ${s}s ($(bench_rate "$rows" "$s") changes/s, Redis CPU ${us} µs/change), redis-benchmark $r SET/s, $p MSET pairs/s"
   sluice_rates+=("$(bench_rate "$rows" "$s")")
   raw_rates+=("$r")
-  printf '%s\t%s\t%s\n' "$run" "$s" "$r" >>"$BENCH_OUT/redis-alone.tsv"
+  pair_rates+=("$p")
+  redis_us+=("$us")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$run" "$s" "$us" "$r" "$p" >>"$BENCH_OUT/redis-alone.tsv"
 done
 "${redis[@]}" flushall >/dev/null
 
@@ -108,7 +138,7 @@ EOF
   bench_wait_log 120 "$pid" "$dir/sluice.log" "streaming from slot" >&2
   line=$("$BENCH_BUILD/bench/bench_latency" --dsn "$(bench_pg_dsn "$db")" \
     --redis-host "$BENCH_REDIS_HOST" --redis-port "$BENCH_REDIS_PORT" --table lat_items \
-    --key-prefix lat: --rate "$rate" --seconds "$BENCH_LATENCY_SECONDS" \
+    --key-prefix lat: --rate "$rate" --seconds "$BENCH_LATENCY_SECONDS" --connections 4 \
     --out "$BENCH_OUT/redis-latency-r$run.txt")
   rss=$(bench_vmhwm "$pid")
   bench_sluice_stop "$pid" >&2
@@ -137,31 +167,39 @@ med() { # med FIELD: the median over the runs of an end-to-end field
 }
 s=$(bench_median "${sluice_rates[@]}")
 r=$(bench_median "${raw_rates[@]}")
+p=$(bench_median "${pair_rates[@]}")
+us=$(bench_median "${redis_us[@]}")
 bench_heading "Redis sink (issue 4)"
 bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction, each a new key) from the" \
-  "\`generate\` source into the \`redis\` sink, against redis-benchmark writing values of the" \
-  "same length (${value_bytes} bytes: the row as JSON) to the same Redis. Each change costs the" \
-  "sink more than one SET: per 200 changes one \`EVALSHA\` of its Lua script (up to 3 in" \
-  "flight), which swaps the key's position (\`sluice:pos:...\`, one \`SET ... GET\`) and writes" \
-  "the value: two Redis commands per change inside Lua, about 7 µs of Redis CPU here." \
+  "\`generate\` source into the \`redis\` sink, against redis-benchmark writing to the same Redis" \
+  "values of the same length (${value_bytes} bytes: the row as JSON). A change is version-guarded:" \
+  "per 200 changes one \`EVALSHA\` of the sink's Lua script (up to 3 in flight) swaps each key's" \
+  "position (\`sluice:pos:...\`, one \`SET ... GET\`) and writes the value, so every change writes" \
+  "two keys. The second limit is Redis writing exactly those two keys per change (one \`MSET\`" \
+  "of value and position, pipelined) with no read and no comparison: what any guarded write" \
+  "of this layout costs Redis. Redis CPU per change is the server's \`used_cpu_user + sys\`" \
+  "over the sluice run divided by the changes." \
   "" \
-  "- limit: \`redis-benchmark -P 64 -t set -n $rows -r $rows -d $value_bytes --csv\`" \
+  "- limits: \`redis-benchmark -P 64 -t set -n $rows -r $rows -d $value_bytes --csv\` and" \
+  "  \`redis-benchmark -P 64 -n $rows -r 100000000 MSET item:__rand_int__ <value> sluice:pos:gen.public.items:item:__rand_int__ <32 hex digits>\`" \
   "- sluice: \`time sluice run -c sluice.yaml\` (\`generate\` with \`changes: $rows\`," \
   "  \`payload_bytes: 100\`, piped \`| cache key=\"item:{id}\"\`); it exits by itself once every" \
   "  change is durable in Redis, so the time includes start-up" \
   "" \
-  "| | changes/s | sluice / limit |" \
-  "| --- | ---: | ---: |" \
-  "| redis-benchmark SET, 64 pipelined | $(bench_fmt "$r") | |" \
-  "| sluice \`generate | redis\` | $(bench_fmt "$s") | $(bench_pct "$s" "$r") |" \
+  "| | changes/s | sluice / limit | Redis CPU per change |" \
+  "| --- | ---: | ---: | ---: |" \
+  "| redis-benchmark SET, 64 pipelined | $(bench_fmt "$r") | | |" \
+  "| redis-benchmark MSET value + position, 64 pipelined | $(bench_fmt "$p") | | |" \
+  "| sluice \`generate | redis\` | $(bench_fmt "$s") | $(bench_pct "$s" "$r") of SET, $(bench_pct "$s" "$p") of MSET pairs | $us µs |" \
   "" \
   "**End to end.** \`postgres | redis\` while \`bench_latency\` inserts $(bench_fmt "$rate") rows/s" \
-  "(one row a transaction, one connection) for ${BENCH_LATENCY_SECONDS} s and polls Redis" \
-  "(pipelined \`EXISTS\` on the oldest keys not yet seen, every 0.2 ms when none appeared)." \
+  "(one row a transaction, \`synchronous_commit = on\`, 4 connections on one schedule) for" \
+  "${BENCH_LATENCY_SECONDS} s and polls Redis (pipelined \`EXISTS\` on the committed keys not yet" \
+  "seen, every 0.2 ms when none appeared)." \
   "Latency = when the key appeared - when its \`COMMIT\` returned, on one clock. Medians over" \
   "the runs of each run's percentiles." \
   "" \
-  "- \`bench_latency --dsn DSN --redis-host H --redis-port P --table lat_items --key-prefix lat: --rate $rate --seconds $BENCH_LATENCY_SECONDS\`" \
+  "- \`bench_latency --dsn DSN --redis-host H --redis-port P --table lat_items --key-prefix lat: --rate $rate --seconds $BENCH_LATENCY_SECONDS --connections 4\`" \
   "" \
   "| achieved rate | p50 | p90 | p99 | p99.9 | max | sluice peak RSS |" \
   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |" \
