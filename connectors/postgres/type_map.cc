@@ -110,6 +110,19 @@ Value ConvertFloat(std::string_view text) {
   return AsString(text);
 }
 
+// json keeps its input text, line breaks included; a JSON-lines consumer (the stdout sink,
+// Elasticsearch's _bulk) would split the document there. PostgreSQL refuses a raw control
+// character inside a JSON string, so a line break is always whitespace between tokens and a
+// space means the same.
+Value ConvertJson(std::string_view text) {
+  std::string out(text);
+  for (size_t i = out.find_first_of("\n\r"); i != std::string::npos;
+       i = out.find_first_of("\n\r", i + 1)) {
+    out[i] = ' ';
+  }
+  return Value::Of(ValueKind::kJson, std::move(out));
+}
+
 // --- bytea --------------------------------------------------------------------------------
 
 void AppendBase64(const unsigned char* in, size_t n, std::string* out) {
@@ -476,7 +489,7 @@ Value ConvertText(uint32_t type_oid, std::string_view text) {
       return Value::Of(ValueKind::kNumeric, std::string(text));
     case kJsonOid:
     case kJsonbOid:
-      return Value::Of(ValueKind::kJson, std::string(text));
+      return ConvertJson(text);
     case kByteaOid:
       return ConvertBytea(text);
     case kDateOid:

@@ -43,7 +43,8 @@ inline constexpr uint32_t kJsonbOid = 3802;
 // Maps one value in text output form to a Value:
 //   bool -> kBool "true"/"false"; int2/int4/int8/oid -> kInt; float4/float8 -> kFloat
 //   (NaN, Infinity, -Infinity kept as text); numeric -> kNumeric exact text (NaN, Infinity
-//   too); json/jsonb -> kJson as is; bytea (hex, or escape format) -> kString base64;
+//   too); json/jsonb -> kJson as is, except that line breaks between tokens (json keeps
+//   its input's) become spaces; bytea (hex, or escape format) -> kString base64;
 //   date -> "2026-11-24"; timestamp -> "2026-11-24T10:00:00.123"; timestamptz ->
 //   "...T10:00:00.123Z" (a non-zero offset becomes "+HH:MM"); timetz likewise; time and
 //   interval as given; infinity/-infinity stay those words. BC dates and timestamps become

@@ -89,6 +89,16 @@ TEST_CASE("TypeMap: json, uuid and text-like types", "[unit][typemap]") {
   CHECK(ConvertText(0, "{1,2}") == Str("{1,2}"));
 }
 
+TEST_CASE("TypeMap: json line breaks become spaces so a value stays on one line",
+          "[unit][typemap]") {
+  // json keeps its input text; PostgreSQL refuses raw control characters inside its
+  // strings, so each line break is whitespace between tokens.
+  CHECK(ConvertText(114, "{\"a\":\n  [1,\r\n 2]}") == Json("{\"a\":   [1,   2]}"));
+  CHECK(ConvertText(114, "\n\"s\\n\"\r") == Json(" \"s\\n\" "));  // an escaped \n stays
+  CHECK(ConvertText(3802, "{\"a\": \"x\\ny\"}") == Json("{\"a\": \"x\\ny\"}"));
+  CHECK(ConvertArrayText(114, "{\"{\\\"a\\\":\n1}\",NULL}") == Json("[{\"a\": 1},null]"));
+}
+
 TEST_CASE("TypeMap: bytea becomes base64", "[unit][typemap]") {
   CHECK(ConvertText(17, "\\x") == Str(""));
   CHECK(ConvertText(17, "\\x00") == Str("AA=="));
