@@ -41,6 +41,15 @@ FROM pg_attribute a
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum)SQL";
 
+// From PostgreSQL 12: without generated columns, which pgoutput never sends (before
+// PostgreSQL 18, and sluice does not ask for them there), so snapshot rows leave them out
+// too and a row reads the same in the snapshot and in the stream.
+constexpr const char* kColumnsSql12 = R"SQL(
+SELECT a.attname, a.atttypid
+FROM pg_attribute a
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ORDER BY a.attnum)SQL";
+
 // The primary key, else the replica identity index.
 constexpr const char* kKeySql = R"SQL(
 SELECT a.attname FROM pg_index i
@@ -50,7 +59,8 @@ WHERE i.indrelid = $1 AND (i.indisprimary OR i.indisreplident)
 ORDER BY i.indisprimary DESC, k.ord)SQL";
 
 Status LoadColumns(PgConn& conn, TableInfo* t) {
-  auto cols = conn.Exec(kColumnsSql, {std::to_string(t->oid)});
+  auto cols = conn.Exec(conn.server_version() >= 120000 ? kColumnsSql12 : kColumnsSql,
+                        {std::to_string(t->oid)});
   if (!cols.ok()) return cols.status();
   for (int i = 0; i < PQntuples(cols->get()); ++i) {
     t->columns.push_back({GetText(cols->get(), i, 0),
