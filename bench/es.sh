@@ -114,6 +114,7 @@ if [[ -n $external ]]; then
 else
   target="the in-process Elasticsearch test server (\`tests/support/es_test_server.*\`, run by \`bench_es_server\`; a fresh one per measurement). It stores documents in memory and answers from a thread pool: it measures what sluice costs, not what a cluster costs; set \`SLUICE_TEST_ES_URL\` to measure against a real cluster"
 fi
+bench_ratio "search sink vs raw _bulk, 1 connection" "$s" "$r1"
 bench_heading "Elasticsearch sink (issue 5)"
 bench_md "$(bench_fmt "$docs") documents (one change per transaction, each a new \`_id\`, the" \
   "\`generate\` row with a 100-byte payload) into $target." \

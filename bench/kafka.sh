@@ -237,6 +237,9 @@ src_r=$(rate "${r_source[@]}")
 e2e_s=$(rate "${s_e2e[@]}")
 e2e_n=$(rate "${n_e2e[@]}")
 e2e_r=$(rate "${r_e2e[@]}")
+bench_ratio "kafka sink vs raw producer" "$sink_s" "$sink_r" 50
+bench_ratio "kafka source vs raw consumer" "$src_s" "$src_r" 50
+bench_ratio "postgres | kafka vs pg_recvlogical" "$e2e_s" "$e2e_r" 90
 bench_heading "Kafka sink and source (issue 6)"
 bench_md "librdkafka's mock cluster (librdkafka $(pkg-config --modversion rdkafka), one broker," \
   "topics of $partitions partitions) in a process of its own on loopback, started by" \

@@ -194,9 +194,9 @@ int main(int argc, char** argv) {
   Args a = ParseArgs(argc, argv);
   Shared s(a.rate * a.seconds);
   size_t seen = 0;
+  s.writers_left = a.connections;  // before the reader starts: it gives up 30 s after zero
   std::thread reader([&] { seen = Read(a, s); });
   std::vector<std::thread> writers;
-  s.writers_left = a.connections;
   auto start = Clock::now();
   for (size_t w = 0; w < a.connections; ++w) {
     writers.emplace_back(Write, std::cref(a), std::ref(s), w, a.connections, start);

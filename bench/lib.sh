@@ -44,6 +44,14 @@ bench_heading() {
   bench_md "## $1" "" "_Measured $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(git -C "$BENCH_ROOT" rev-parse --short HEAD), BENCH_ROWS=${BENCH_ROWS:-}, BENCH_RUNS=${BENCH_RUNS:-}._" ""
 }
 
+# bench_ratio LABEL PART WHOLE [TARGET]   Records a case for the report's plot: sluice as
+# PART/WHOLE of its limit (rates, or the limit's time over sluice's), the issue's target in
+# percent if it has one.
+bench_ratio() {
+  awk -v l="$1" -v p="$2" -v w="$3" -v t="${4:-}" -v OFS='\t' \
+    'BEGIN { if (w > 0) print l, sprintf("%.1f", 100 * p / w), t }' >>"$BENCH_OUT/ratios.tsv"
+}
+
 # bench_md LINE...   Appends lines to this benchmark's report section.
 bench_md() {
   printf '%s\n' "$@" >>"$BENCH_SECTION"

@@ -4,7 +4,7 @@
 #     against redis-benchmark's pipelined SETs of values of the same size, and against
 #     pipelined MSETs of what one guarded change writes (the value and its position key).
 #  2. End to end: `postgres | redis` under a steady insert load of 5,000 rows/s (one row a
-#     transaction, over 4 connections) for BENCH_LATENCY_SECONDS; commit-to-visible latency
+#     transaction, over 16 connections) for BENCH_LATENCY_SECONDS; commit-to-visible latency
 #     by bench_latency.
 # Run through bench/run (see bench/lib.sh).
 set -euo pipefail
@@ -14,6 +14,10 @@ bench_init redis
 
 rows=$BENCH_ROWS
 rate=5000
+# Writer connections of the latency load: each commit waits for its WAL flush, so one
+# connection manages a few hundred to a couple of thousand rows/s here; the server groups
+# concurrent commits into one flush.
+connections=16
 redis=(redis-cli -h "$BENCH_REDIS_HOST" -p "$BENCH_REDIS_PORT")
 redis_url=redis://$BENCH_REDIS_HOST:$BENCH_REDIS_PORT/0
 work=""
@@ -138,7 +142,7 @@ EOF
   bench_wait_log 120 "$pid" "$dir/sluice.log" "streaming from slot" >&2
   line=$("$BENCH_BUILD/bench/bench_latency" --dsn "$(bench_pg_dsn "$db")" \
     --redis-host "$BENCH_REDIS_HOST" --redis-port "$BENCH_REDIS_PORT" --table lat_items \
-    --key-prefix lat: --rate "$rate" --seconds "$BENCH_LATENCY_SECONDS" --connections 4 \
+    --key-prefix lat: --rate "$rate" --seconds "$BENCH_LATENCY_SECONDS" --connections "$connections" \
     --out "$BENCH_OUT/redis-latency-r$run.txt")
   rss=$(bench_vmhwm "$pid")
   bench_sluice_stop "$pid" >&2
@@ -169,6 +173,7 @@ s=$(bench_median "${sluice_rates[@]}")
 r=$(bench_median "${raw_rates[@]}")
 p=$(bench_median "${pair_rates[@]}")
 us=$(bench_median "${redis_us[@]}")
+bench_ratio "redis sink vs MSET of value + position" "$s" "$p"
 bench_heading "Redis sink (issue 4)"
 bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction, each a new key) from the" \
   "\`generate\` source into the \`redis\` sink, against redis-benchmark writing to the same Redis" \
@@ -193,13 +198,13 @@ bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction,
   "| sluice \`generate | redis\` | $(bench_fmt "$s") | $(bench_pct "$s" "$r") of SET, $(bench_pct "$s" "$p") of MSET pairs | $us µs |" \
   "" \
   "**End to end.** \`postgres | redis\` while \`bench_latency\` inserts $(bench_fmt "$rate") rows/s" \
-  "(one row a transaction, \`synchronous_commit = on\`, 4 connections on one schedule) for" \
+  "(one row a transaction, \`synchronous_commit = on\`, $connections connections on one schedule) for" \
   "${BENCH_LATENCY_SECONDS} s and polls Redis (pipelined \`EXISTS\` on the committed keys not yet" \
   "seen, every 0.2 ms when none appeared)." \
   "Latency = when the key appeared - when its \`COMMIT\` returned, on one clock. Medians over" \
   "the runs of each run's percentiles." \
   "" \
-  "- \`bench_latency --dsn DSN --redis-host H --redis-port P --table lat_items --key-prefix lat: --rate $rate --seconds $BENCH_LATENCY_SECONDS --connections 4\`" \
+  "- \`bench_latency --dsn DSN --redis-host H --redis-port P --table lat_items --key-prefix lat: --rate $rate --seconds $BENCH_LATENCY_SECONDS --connections $connections\`" \
   "" \
   "| achieved rate | p50 | p90 | p99 | p99.9 | max | sluice peak RSS |" \
   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |" \

@@ -138,6 +138,9 @@ for p in "${parallelisms[@]}"; do
   t=$(bench_median ${total_s[$p]})
   # shellcheck disable=SC2086
   c=$(bench_median ${cpu_s[$p]})
+  target=""
+  ((p == 1)) && target=80
+  bench_ratio "snapshot, parallelism $p, vs COPY" "$r" "$s" "$target"
   bench_md "| $p | $(bench_fmt "$(bench_rate "$rows" "$r")") | $(bench_fmt "$(bench_rate "$rows" "$s")") | $(bench_pct "$r" "$s") | $s ($t) | $(bench_us_per "$c" "$rows") µs |"
 done
 if ((${#parallelisms[@]} == 1)); then

@@ -216,6 +216,7 @@ for case in "${cases[@]}"; do
   c=$(bench_median ${sluice_cpu[$case]})
   label="$(bench_fmt "$txns") of $(bench_fmt $((rows / txns))) rows"
   [[ $case == one ]] && label="1 of $(bench_fmt "$rows") rows"
+  bench_ratio "stream, $label, vs pg_recvlogical" "$r" "$s" 90
   bench_md "| $label | $(bench_fmt "$(bench_rate "$rows" "$r")") | $(bench_fmt "$(bench_rate "$rows" "$s")") | $(bench_pct "$r" "$s") | $m MiB | $(bench_us_per "$rc" "$rows") µs, $(bench_us_per "$c" "$rows") µs |"
 done
 bench_md "" "Target (issue 3): sluice at least 90% of pg_recvlogical."
