@@ -3,7 +3,9 @@
 #  1. The sink alone: BENCH_ROWS changes from the `generate` source into the `redis` sink,
 #     against redis-benchmark's pipelined SETs of values of the same size, and against
 #     pipelined MSETs of what one guarded change writes (the value and its position key).
-#  2. End to end: `postgres | redis` under a steady insert load of 5,000 rows/s (one row a
+#  2. Throughput end to end: `postgres | redis` draining BENCH_ROWS inserted rows (in 1,000
+#     transactions) from its slot, against pg_recvlogical draining the same WAL.
+#  3. Latency end to end: `postgres | redis` under a steady insert load of 5,000 rows/s (one row a
 #     transaction, over 16 connections) for BENCH_LATENCY_SECONDS; commit-to-visible latency
 #     by bench_latency.
 # Run through bench/run (see bench/lib.sh).
@@ -103,7 +105,57 @@ for ((run = 1; run <= BENCH_RUNS; run++)); do
 done
 "${redis[@]}" flushall >/dev/null
 
-# --- 2. end to end ----------------------------------------------------------------------
+# --- 2. throughput end to end -----------------------------------------------------------
+tdb=bench_redis_e2e
+tpub=bench_redis_e2e
+recv_slot=bench_redis_recv
+redis_slot=bench_redis_sluice
+txns=1000
+bench_items_db "$tdb" "$tpub"
+tdir=$work/e2e-throughput
+mkdir -p "$tdir"
+cat >"$tdir/sluice.yaml" <<EOF
+state_dir: $tdir/state
+log: { format: text, level: info }
+http: { listen: "127.0.0.1:0" }
+sources:
+  db: { type: postgres, dsn: "$(bench_pg_dsn "$tdb")", slot: $redis_slot, publication: $tpub, status_interval: 100ms }
+sinks:
+  cache: { type: redis, url: "$redis_url" }
+pipelines:
+  e2e: db.public.items | cache key="e2e:{id}"
+EOF
+target="" # set by bench_drain_prepare
+tp_recv=()
+tp_sluice=()
+tp_rss=()
+: >"$BENCH_OUT/redis-throughput.tsv"
+for ((run = 1; run <= BENCH_RUNS; run++)); do
+  bench_drop_slot "$tdb" "$recv_slot"
+  bench_drop_slot "$tdb" "$redis_slot"
+  "${redis[@]}" flushall >/dev/null
+  bench_drain_prepare target "$tdb" "$recv_slot" "$rows" "$txns" "$tdir"
+  # Alternate which reader drains first.
+  if ((run % 2)); then
+    r=$(bench_drain_recv "$tdb" "$recv_slot" "$tpub" "$target")
+    read -r s m <<<"$(bench_drain_sluice "$tdb" "$redis_slot" "$target" "$tdir")"
+  else
+    read -r s m <<<"$(bench_drain_sluice "$tdb" "$redis_slot" "$target" "$tdir")"
+    r=$(bench_drain_recv "$tdb" "$recv_slot" "$tpub" "$target")
+  fi
+  keys=$("${redis[@]}" eval "return #redis.call('keys', 'e2e:*')" 0)
+  ((keys == rows)) || sluice_die "Redis holds $keys e2e keys, expected $rows"
+  sluice_log "run $run, throughput: pg_recvlogical ${r}s, postgres | redis ${s}s (peak RSS $m MiB)"
+  tp_recv+=("$r")
+  tp_sluice+=("$s")
+  tp_rss+=("$m")
+  printf '%s\t%s\t%s\t%s\n' "$run" "$r" "$s" "$m" >>"$BENCH_OUT/redis-throughput.tsv"
+done
+bench_drop_slot "$tdb" "$recv_slot"
+bench_drop_slot "$tdb" "$redis_slot"
+"${redis[@]}" flushall >/dev/null
+
+# --- 3. latency end to end --------------------------------------------------------------
 db=bench_redis
 bench_psql postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 bench_psql "$db" <<SQL
@@ -174,6 +226,9 @@ r=$(bench_median "${raw_rates[@]}")
 p=$(bench_median "${pair_rates[@]}")
 us=$(bench_median "${redis_us[@]}")
 bench_ratio "redis sink vs MSET of value + position" "$s" "$p"
+tr=$(bench_median "${tp_recv[@]}")
+ts=$(bench_median "${tp_sluice[@]}")
+bench_ratio "postgres | redis vs pg_recvlogical" "$tr" "$ts" 90
 bench_heading "Redis sink (issue 4)"
 bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction, each a new key) from the" \
   "\`generate\` source into the \`redis\` sink, against redis-benchmark writing to the same Redis" \
@@ -197,7 +252,18 @@ bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction,
   "| redis-benchmark MSET value + position, 64 pipelined | $(bench_fmt "$p") | | |" \
   "| sluice \`generate | redis\` | $(bench_fmt "$s") | $(bench_pct "$s" "$r") of SET, $(bench_pct "$s" "$p") of MSET pairs | $us µs |" \
   "" \
-  "**End to end.** \`postgres | redis\` while \`bench_latency\` inserts $(bench_fmt "$rate") rows/s" \
+  "**Throughput end to end.** $(bench_fmt "$rows") rows inserted into \`items\` in $txns transactions" \
+  "(\`bench_items_insert_sql\` in \`bench/lib.sh\`), then drained from two slots created before the" \
+  "inserts: \`pg_recvlogical\` (pgoutput, to /dev/null) and \`sluice run\` with" \
+  "\`db.public.items | cache key=\"e2e:{id}\"\`, each timed until its slot has confirmed the WAL" \
+  "position after the last commit (for sluice: every row durable in Redis). Redis is checked to" \
+  "hold all $(bench_fmt "$rows") keys." \
+  "" \
+  "| pg_recvlogical rows/s | sluice \`postgres | redis\` rows/s | sluice / pg_recvlogical | sluice peak RSS |" \
+  "| ---: | ---: | ---: | ---: |" \
+  "| $(bench_fmt "$(bench_rate "$rows" "$tr")") | $(bench_fmt "$(bench_rate "$rows" "$ts")") | $(bench_pct "$tr" "$ts") | $(bench_median "${tp_rss[@]}") MiB |" \
+  "" \
+  "**Latency end to end.** \`postgres | redis\` while \`bench_latency\` inserts $(bench_fmt "$rate") rows/s" \
   "(one row a transaction, \`synchronous_commit = on\`, $connections connections on one schedule) for" \
   "${BENCH_LATENCY_SECONDS} s and polls Redis (pipelined \`EXISTS\` on the committed keys not yet" \
   "seen, every 0.2 ms when none appeared)." \
@@ -210,4 +276,5 @@ bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction,
   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |" \
   "| $(bench_fmt "$(med rate)")/s | $(med p50_ms) ms | $(med p90_ms) ms | $(med p99_ms) ms | $(med p999_ms) ms | $(med max_ms) ms | $(med rss) MiB |" \
   "" \
-  "Targets (issue 4): the sink alone at least 250,000 changes/s; p99 under 50 ms at 5,000 changes/s."
+  "Targets (issue 4): the sink alone at least 250,000 changes/s; end to end at least 90% of" \
+  "pg_recvlogical; p99 under 50 ms at 5,000 changes/s."
