@@ -35,20 +35,15 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND ($1 = '*' OR n.nspname = $1) AND ($2 = '*' OR c.relname = $2)
 ORDER BY n.nspname, c.relname)SQL";
 
-constexpr const char* kColumnsSql = R"SQL(
-SELECT a.attname, a.atttypid
-FROM pg_attribute a
-WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum)SQL";
-
-// From PostgreSQL 12: without generated columns, which pgoutput never sends (before
-// PostgreSQL 18, and sluice does not ask for them there), so snapshot rows leave them out
-// too and a row reads the same in the snapshot and in the stream.
-constexpr const char* kColumnsSql12 = R"SQL(
-SELECT a.attname, a.atttypid
-FROM pg_attribute a
-WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-ORDER BY a.attnum)SQL";
+// The columns in order. From PostgreSQL 12 without generated columns, which pgoutput never
+// sends (before PostgreSQL 18, and sluice does not ask for them there), so snapshot rows
+// leave them out too and a row reads the same in the snapshot and in the stream.
+std::string ColumnsSql(int server_version) {
+  return std::string(
+             "SELECT a.attname, a.atttypid FROM pg_attribute a "
+             "WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped") +
+         (server_version >= 120000 ? " AND a.attgenerated = ''" : "") + " ORDER BY a.attnum";
+}
 
 // The primary key, else the replica identity index.
 constexpr const char* kKeySql = R"SQL(
@@ -59,8 +54,7 @@ WHERE i.indrelid = $1 AND (i.indisprimary OR i.indisreplident)
 ORDER BY i.indisprimary DESC, k.ord)SQL";
 
 Status LoadColumns(PgConn& conn, TableInfo* t) {
-  auto cols = conn.Exec(conn.server_version() >= 120000 ? kColumnsSql12 : kColumnsSql,
-                        {std::to_string(t->oid)});
+  auto cols = conn.Exec(ColumnsSql(conn.server_version()), {std::to_string(t->oid)});
   if (!cols.ok()) return cols.status();
   for (int i = 0; i < PQntuples(cols->get()); ++i) {
     t->columns.push_back({GetText(cols->get(), i, 0),

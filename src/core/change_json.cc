@@ -1,6 +1,6 @@
 #include "core/change_json.h"
 
-#include <climits>
+#include <cstdint>
 #include <ctime>
 
 #include "core/json_writer.h"
