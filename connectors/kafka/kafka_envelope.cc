@@ -104,19 +104,44 @@ std::optional<Position> PositionFromHeaders(std::optional<std::string_view> lsn,
   return Position{*l, s};
 }
 
-std::optional<int64_t> ParseTimestampUs(std::string_view t) {
-  // YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z
+namespace {
+
+// "YYYY-MM-DDTHH:MM:SS" -> seconds since the Unix epoch.
+std::optional<int64_t> ParseSeconds(std::string_view t) {
   auto num = [&](size_t pos, size_t len, int* out) {
-    if (pos + len > t.size()) return false;
     auto [end, ec] = std::from_chars(t.data() + pos, t.data() + pos + len, *out);
     return ec == std::errc() && end == t.data() + pos + len;
   };
-  std::tm tm{};
   int year, mon, day, hour, min, sec;
-  if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != ' ') ||
-      t[13] != ':' || t[16] != ':' || t.back() != 'Z' || !num(0, 4, &year) || !num(5, 2, &mon) ||
-      !num(8, 2, &day) || !num(11, 2, &hour) || !num(14, 2, &min) || !num(17, 2, &sec)) {
+  if (t.size() != 19 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != ' ') ||
+      t[13] != ':' || t[16] != ':' || !num(0, 4, &year) || !num(5, 2, &mon) || !num(8, 2, &day) ||
+      !num(11, 2, &hour) || !num(14, 2, &min) || !num(17, 2, &sec)) {
     return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseTimestampUs(std::string_view t) {
+  // YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z
+  if (t.size() < 20 || t.back() != 'Z') return std::nullopt;
+  // Changes come in runs of one commit time: the seconds part is parsed once per second.
+  thread_local std::string last_text;
+  thread_local int64_t last_seconds = 0;
+  std::string_view whole = t.substr(0, 19);
+  if (whole != last_text) {
+    auto seconds = ParseSeconds(whole);
+    if (!seconds) return std::nullopt;
+    last_text.assign(whole);
+    last_seconds = *seconds;
   }
   int64_t frac = 0;
   size_t pos = 19;
@@ -129,13 +154,7 @@ std::optional<int64_t> ParseTimestampUs(std::string_view t) {
     for (; digits < 6; ++digits) frac *= 10;
   }
   if (pos != t.size() - 1) return std::nullopt;
-  tm.tm_year = year - 1900;
-  tm.tm_mon = mon - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = min;
-  tm.tm_sec = sec;
-  return static_cast<int64_t>(timegm(&tm)) * 1000000 + frac;
+  return last_seconds * 1000000 + frac;
 }
 
 std::shared_ptr<const TableId> EnvelopeParser::Table(const std::string& source,
@@ -271,7 +290,9 @@ Status EnvelopeParser::Parse(std::optional<std::string_view> key,
   const std::string* server = StringField(*src, "name");
   if (!schema || !name) return Bad("Debezium 'source' needs schema and table");
   c.table = Table(server ? *server : std::string(), *schema, *name);
-  c.position = meta.position.value_or(Position{Lsn(UIntField(*src, "lsn").value_or(0)), 0});
+  std::optional<Position> from_headers;
+  if (meta.header_position) from_headers = meta.header_position();
+  c.position = from_headers.value_or(Position{Lsn(UIntField(*src, "lsn").value_or(0)), 0});
   if (!c.position.lsn.valid()) return Bad("no position: no sluice.lsn header, no source.lsn");
   c.xid = static_cast<uint32_t>(UIntField(*src, "txId").value_or(0));
   c.commit_time_us = static_cast<int64_t>(UIntField(*src, "ts_ms").value_or(0)) * 1000;

@@ -3,6 +3,7 @@
 // table and position. No librdkafka here.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,7 +26,9 @@ enum class InputFormat : uint8_t {
 
 // What a message carries besides key and value.
 struct MessageMeta {
-  std::optional<Position> position;  // from the sluice.lsn / sluice.seq headers
+  // The position in the sluice.lsn / sluice.seq headers, read only when asked for (a sluice
+  // envelope carries its own, and reading headers costs more than the rest of the envelope).
+  std::function<std::optional<Position>()> header_position;
 };
 
 // Parses "X/X" + decimal seq headers; nullopt if either is missing or malformed.

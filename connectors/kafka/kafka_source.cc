@@ -325,10 +325,12 @@ Status KafkaSource::HandleError(const rd_kafka_message_t* msg) {
 
 Status KafkaSource::HandleMessage(const rd_kafka_message_t* msg) {
   consumed_metric_.Add();
-  rd_kafka_headers_t* headers = nullptr;
-  (void)rd_kafka_message_headers(msg, &headers);
   MessageMeta meta;
-  meta.position = PositionFromHeaders(Header(headers, kHeaderLsn), Header(headers, kHeaderSeq));
+  meta.header_position = [msg] {
+    rd_kafka_headers_t* headers = nullptr;
+    (void)rd_kafka_message_headers(msg, &headers);
+    return PositionFromHeaders(Header(headers, kHeaderLsn), Header(headers, kHeaderSeq));
+  };
   std::optional<std::string_view> key, value;
   if (msg->key) key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
   if (msg->payload) value = std::string_view(static_cast<const char*>(msg->payload), msg->len);

@@ -8,17 +8,6 @@ namespace sluice {
 
 namespace {
 
-// Whether any of the 8 bytes in `v` needs escaping: a control byte (< 0x20), '"' or '\\'.
-// (The classic "has a byte less than n" and "has a zero byte" tests: exact for the word as a
-// whole, which is all that is asked.)
-bool WordNeedsEscape(uint64_t v) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  auto has_zero = [&](uint64_t x) { return ((x - kOnes) & ~x & kHigh) != 0; };
-  bool control = ((v - kOnes * 0x20) & ~v & kHigh) != 0;
-  return control || has_zero(v ^ (kOnes * '"')) || has_zero(v ^ (kOnes * '\\'));
-}
-
 void AppendEscape(std::string* out, unsigned char c) {
   static const char* kHex = "0123456789abcdef";
   switch (c) {
@@ -60,7 +49,7 @@ void AppendJsonEscaped(std::string* out, std::string_view s) {
     if (i + 8 <= s.size()) {
       uint64_t word;
       std::memcpy(&word, s.data() + i, 8);
-      if (!WordNeedsEscape(word)) {
+      if (!JsonWordNeedsEscape(word)) {
         i += 8;
         continue;
       }

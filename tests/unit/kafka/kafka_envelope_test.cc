@@ -100,7 +100,7 @@ TEST_CASE("KafkaEnvelope: a debezium message parses back, position from headers"
   REQUIRE(msgs.size() == 1);
   std::vector<Change> out;
   MessageMeta meta;
-  meta.position = c.position;
+  meta.header_position = [&c] { return std::optional<Position>(c.position); };
   REQUIRE(parser.Parse(msgs[0].key, msgs[0].value, meta, &out).ok());
   REQUIRE(out.size() == 1);
   Normalize(c);
@@ -161,6 +161,14 @@ TEST_CASE("KafkaEnvelope: timestamps and header positions", "[unit][kafka]") {
   CHECK(ParseTimestampUs("1970-01-01T00:00:01Z") == 1000000);
   CHECK(ParseTimestampUs("1970-01-01T00:00:01.5Z") == 1500000);
   CHECK_FALSE(ParseTimestampUs("yesterday").has_value());
+  // The seconds part is remembered between calls; what follows it is checked every time.
+  CHECK(ParseTimestampUs("2026-11-24T10:00:00.25Z") == 1795514400250000);
+  CHECK(ParseTimestampUs("2026-11-24T10:00:00.5Z") == 1795514400500000);
+  CHECK(ParseTimestampUs("2026-11-24T10:00:00Z") == 1795514400000000);
+  CHECK_FALSE(ParseTimestampUs("2026-11-24T10:00:00.5x").has_value());
+  CHECK_FALSE(ParseTimestampUs("2026-11-24T10:00:00.5aZ").has_value());
+  CHECK_FALSE(ParseTimestampUs("2026-11-24T10:00:0x.5Z").has_value());
+  CHECK(ParseTimestampUs("2026-11-24T10:00:01Z") == 1795514401000000);
   CHECK(PositionFromHeaders(std::string_view("16/B374D848"), std::string_view("3")) ==
         Position{Lsn(0x16B374D848), 3});
   CHECK_FALSE(PositionFromHeaders(std::string_view("16/B374D848"), std::nullopt));

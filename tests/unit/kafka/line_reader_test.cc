@@ -52,6 +52,16 @@ TEST_CASE("LineReader: reads the sink's lines field by field", "[unit][kafka]") 
   CHECK(f.after->at(1).value.text == "caf\xC3\xA9 \"quoted\"\n\t/\\");
   CHECK(f.after->at(3).value.is_null());
   CHECK(f.unchanged == std::vector<std::string>{"body"});
+  SECTION("long strings, escapes and UTF-8 at every offset of a word") {
+    for (size_t pad = 0; pad < 20; ++pad) {
+      std::string text = std::string(pad, 'x') + "caf\xC3\xA9 \"q\"\n" + std::string(pad, 'y') +
+                         "\xF0\x9F\x98\x80\\";
+      Change c = Plain();
+      c.after->at(1).value.text = text;
+      REQUIRE(ReadSluiceLine(Line(c), &f));
+      CHECK(f.after->at(1).value.text == text);
+    }
+  }
   SECTION("with spaces between the tokens") {
     REQUIRE(ReadSluiceLine(R"( { "op" : "delete" , "key" : { "id" : 1 } , "x" : true } )", &f));
     CHECK(f.op == "delete");
@@ -64,26 +74,22 @@ TEST_CASE("LineReader: leaves everything unusual to the general parser", "[unit]
   for (const char* text :
        {R"({"op":"insert","after":{"doc":{"a":1}}})",  // nested JSON
         R"({"op":"insert","after":{"r":0.5}})",        // a float
-        R"({"op":"insert","after":{"r":1e3}})",
-        R"({"op":"insert","after":{"n":-0}})",
+        R"({"op":"insert","after":{"r":1e3}})", R"({"op":"insert","after":{"n":-0}})",
         R"({"op":"insert","after":{"n":0123}})",
         R"({"op":"insert","after":{"n":1234567890123456789}})",    // 19 digits
         R"({"op":"insert","after":{"s":"\u00e9"}})",               // \u escape
         "{\"op\":\"insert\",\"after\":{\"s\":\"\xC3\"}}",          // cut UTF-8
         "{\"op\":\"insert\",\"after\":{\"s\":\"\xED\xA0\x80\"}}",  // a surrogate
         "{\"op\":\"insert\",\"after\":{\"s\":\"a\x01\"}}",         // a control character
+        // The same past a run of plain bytes read a word at a time.
+        "{\"op\":\"insert\",\"after\":{\"s\":\"abcdefghijklmnop\x01\"}}",
+        "{\"op\":\"insert\",\"after\":{\"s\":\"abcdefgh\xED\xA0\x80ijklmnop\"}}",
+        "{\"op\":\"insert\",\"after\":{\"s\":\"abcdefghijklmnop\\u00e9\"}}",
+        "{\"op\":\"insert\",\"after\":{\"s\":\"abcdefghijklmnop",  // no closing quote
         R"({"op":"insert","after":{"a":1,"a":2}})",                // a column twice
         R"({"op":"c","source":{"table":"t"}})",                    // Debezium
-        R"({"schema":{},"payload":{}})",
-        R"({"op":"insert"} x)",
-        R"({"op":"insert")",
-        "{}",
-        "[1]",
-        "",
-        R"({"op":1})",
-        R"({"seq":-1})",
-        R"({"key":[1]})",
-        R"({"unchanged":[1]})"}) {
+        R"({"schema":{},"payload":{}})", R"({"op":"insert"} x)", R"({"op":"insert")", "{}", "[1]",
+        "", R"({"op":1})", R"({"seq":-1})", R"({"key":[1]})", R"({"unchanged":[1]})"}) {
     INFO(text);
     CHECK_FALSE(ReadSluiceLine(text, &f));
   }
