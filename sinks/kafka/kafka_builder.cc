@@ -136,20 +136,14 @@ void AppendDebeziumValue(const Change& c, Op op, const Row* before, const Row* a
 
 namespace {
 
-OutMessage& Add(std::vector<OutMessage>* out, Op op) {
-  out->emplace_back();
-  out->back().op = op;
-  return out->back();
-}
-
-void AddTombstone(std::vector<OutMessage>* out, const Row& key) {
-  OutMessage& m = Add(out, Op::kDelete);
+void AddTombstone(MessageList* out, const Row& key) {
+  OutMessage& m = out->Add(Op::kDelete);
   AppendKeyJson(key, &m.key);
   m.tombstone = true;
 }
 
-void BuildSluice(const Change& c, const BuildOptions& o, std::vector<OutMessage>* out) {
-  OutMessage& m = Add(out, c.op);
+void BuildSluice(const Change& c, const BuildOptions& o, MessageList* out) {
+  OutMessage& m = out->Add(c.op);
   if (c.op == Op::kTruncate) {
     m.all_partitions = true;
   } else {
@@ -161,28 +155,27 @@ void BuildSluice(const Change& c, const BuildOptions& o, std::vector<OutMessage>
   if (c.old_key) AddTombstone(out, *c.old_key);
 }
 
-void BuildDebezium(const Change& c, const BuildOptions& o, int64_t now_ms,
-                   std::vector<OutMessage>* out) {
+void BuildDebezium(const Change& c, const BuildOptions& o, int64_t now_ms, MessageList* out) {
   const Row* before = c.before ? &*c.before : nullptr;
   const Row* after = c.after ? &*c.after : nullptr;
   if (c.op == Op::kTruncate) {
-    OutMessage& m = Add(out, Op::kTruncate);
+    OutMessage& m = out->Add(Op::kTruncate);
     m.all_partitions = true;
     AppendDebeziumValue(c, Op::kTruncate, nullptr, nullptr, now_ms, &m.value);
     return;
   }
   if (c.op == Op::kUpdate && c.old_key) {
     // Debezium's shape for a primary-key change: delete the old key, then create the new.
-    OutMessage& del = Add(out, Op::kDelete);
+    OutMessage& del = out->Add(Op::kDelete);
     AppendKeyJson(*c.old_key, &del.key);
     AppendDebeziumValue(c, Op::kDelete, before ? before : &*c.old_key, nullptr, now_ms, &del.value);
     if (o.tombstones) AddTombstone(out, *c.old_key);
-    OutMessage& ins = Add(out, Op::kInsert);
+    OutMessage& ins = out->Add(Op::kInsert);
     AppendKeyJson(c.key, &ins.key);
     AppendDebeziumValue(c, Op::kInsert, nullptr, after, now_ms, &ins.value);
     return;
   }
-  OutMessage& m = Add(out, c.op);
+  OutMessage& m = out->Add(c.op);
   AppendKeyJson(c.key, &m.key);
   if (c.op == Op::kDelete) {
     // Without REPLICA IDENTITY FULL, Debezium's `before` of a delete holds the key columns.
@@ -195,8 +188,19 @@ void BuildDebezium(const Change& c, const BuildOptions& o, int64_t now_ms,
 
 }  // namespace
 
+OutMessage& MessageList::Add(Op op) {
+  if (size_ == items_.size()) items_.emplace_back();
+  OutMessage& m = items_[size_++];
+  m.key.clear();
+  m.value.clear();
+  m.tombstone = false;
+  m.all_partitions = false;
+  m.op = op;
+  return m;
+}
+
 void BuildMessages(const Change& change, const BuildOptions& options, int64_t now_ms,
-                   std::vector<OutMessage>* out) {
+                   MessageList* out) {
   if (options.format == Format::kDebezium) {
     BuildDebezium(change, options, now_ms, out);
   } else {

@@ -3,6 +3,7 @@
 // unit tests exercise every format without a broker.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +42,27 @@ struct OutMessage {
   Op op = Op::kInsert;  // what this message says (a key change in debezium: delete + insert)
 };
 
+// The messages one change becomes. Entries are reused from one change to the next, so their
+// buffers keep their capacity: building a message does not allocate once the sink is warm.
+class MessageList {
+ public:
+  // Forgets the messages (their buffers stay).
+  void Clear() { size_ = 0; }
+  // A new message, every field reset, for `op`.
+  OutMessage& Add(Op op);
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const OutMessage& operator[](size_t i) const { return items_[i]; }
+  std::vector<OutMessage>::const_iterator begin() const { return items_.begin(); }
+  std::vector<OutMessage>::const_iterator end() const {
+    return items_.begin() + static_cast<std::ptrdiff_t>(size_);
+  }
+
+ private:
+  std::vector<OutMessage> items_;
+  size_t size_ = 0;
+};
+
 struct BuildOptions {
   Format format = Format::kSluice;
   bool tombstones = false;  // a null-value message after each delete (and after a key change)
@@ -51,7 +73,7 @@ struct BuildOptions {
 // one (as Debezium does), with a tombstone between them when asked. `now_ms` is Debezium's
 // top-level ts_ms (when the event was processed).
 void BuildMessages(const Change& change, const BuildOptions& options, int64_t now_ms,
-                   std::vector<OutMessage>* out);
+                   MessageList* out);
 
 // {"id":1,...}: the key columns as JSON.
 void AppendKeyJson(const Row& key, std::string* out);

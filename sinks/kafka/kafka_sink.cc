@@ -225,7 +225,7 @@ Status KafkaSink::Produce(rd_kafka_topic_t* topic, int32_t partition, std::strin
 }
 
 Status KafkaSink::ProduceChange(const Change& c, Cursor& cursor) {
-  scratch_.clear();
+  scratch_.Clear();
   BuildMessages(c, options_.build, NowMs(), &scratch_);
   auto entry = TopicFor(c.table);
   if (!entry.ok()) return entry.status();

@@ -130,7 +130,7 @@ class KafkaSink : public Sink {
   Status stop_;  // first non-retriable delivery error: the pipeline stops
   bool resume_pending_ = false;
   Cursor resume_;
-  std::vector<OutMessage> scratch_;
+  MessageList scratch_;
   Position durable_;
   KafkaSinkStats stats_;
 

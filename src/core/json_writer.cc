@@ -1,5 +1,6 @@
 #include "core/json_writer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -45,23 +46,22 @@ void AppendJsonEscaped(std::string* out, std::string_view s) {
   size_t run = 0;  // start of the pending run of bytes that need no escaping
   size_t i = 0;
   while (i < s.size()) {
-    // Eight bytes at a time while none needs escaping (most text has none).
-    if (i + 8 <= s.size()) {
-      uint64_t word;
-      std::memcpy(&word, s.data() + i, 8);
-      if (!JsonWordNeedsEscape(word)) {
-        i += 8;
-        continue;
-      }
-    }
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      ++i;
+    // Eight bytes at a time while none needs escaping (most text has none). A short tail is
+    // padded with bytes that need none, so short strings (keys, names) take one test too.
+    size_t n = std::min<size_t>(8, s.size() - i);
+    uint64_t word = 0x6161616161616161ULL;  // "aaaaaaaa"
+    std::memcpy(&word, s.data() + i, n);
+    if (!JsonWordNeedsEscape(word)) {
+      i += n;
       continue;
     }
-    out->append(s.data() + run, i - run);
-    AppendEscape(out, c);
-    run = ++i;
+    for (size_t end = i + n; i < end; ++i) {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out->append(s.data() + run, i - run);
+      AppendEscape(out, c);
+      run = i + 1;
+    }
   }
   out->append(s.data() + run, s.size() - run);
 }
@@ -71,32 +71,35 @@ void JsonWriter::Separate() {
     after_key_ = false;
     return;
   }
-  if (!first_.empty()) {
-    if (!first_.back()) out_->push_back(',');
-    first_.back() = false;
-  }
+  if (depth_ == 0) return;
+  if (!first_) out_->push_back(',');
+  first_ = false;
 }
 
 void JsonWriter::BeginObject() {
   Separate();
   out_->push_back('{');
-  first_.push_back(true);
+  ++depth_;
+  first_ = true;
 }
 
 void JsonWriter::EndObject() {
   out_->push_back('}');
-  first_.pop_back();
+  --depth_;
+  first_ = false;
 }
 
 void JsonWriter::BeginArray() {
   Separate();
   out_->push_back('[');
-  first_.push_back(true);
+  ++depth_;
+  first_ = true;
 }
 
 void JsonWriter::EndArray() {
   out_->push_back(']');
-  first_.pop_back();
+  --depth_;
+  first_ = false;
 }
 
 void JsonWriter::Key(std::string_view key) {

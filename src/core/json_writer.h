@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "core/value.h"
 
@@ -36,7 +35,10 @@ class JsonWriter {
  private:
   void Separate();
   std::string* out_;
-  std::vector<bool> first_;  // per open container: no element written yet
+  // Open containers. Only the innermost one's "nothing written yet" is kept: an enclosing
+  // container has always written something (the inner container itself).
+  int depth_ = 0;
+  bool first_ = true;
   bool after_key_ = false;
 };
 

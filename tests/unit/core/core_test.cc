@@ -17,6 +17,10 @@ TEST_CASE("Lsn: text form round-trips and orders", "[unit][core]") {
   CHECK(lsn->value() == 0x16B374D848ULL);
   CHECK(lsn->ToString() == "16/B374D848");
   CHECK(Lsn(0x16B3748).ToString() == "0/16B3748");
+  CHECK(Lsn(0).ToString() == "0/0");
+  CHECK(Lsn(0xFFFFFFFFFFFFFFFFULL).ToString() == "FFFFFFFF/FFFFFFFF");
+  CHECK(Lsn(0x100000000ULL).ToString() == "1/0");
+  CHECK(Lsn(0xA0000000F0ULL).ToString() == "A0/F0");
   CHECK_FALSE(Lsn::Parse("16B374D848").has_value());
   CHECK_FALSE(Lsn::Parse("/1").has_value());
   CHECK_FALSE(Lsn::Parse("1/").has_value());
@@ -102,6 +106,43 @@ TEST_CASE("AppendJsonEscaped: any text, escapes at any offset, reads back the sa
     CHECK(parsed[0].get<std::string>() == text);
     CHECK(out.size() == nlohmann::json(text).dump().size() + 2);  // no escape it need not
   }
+}
+
+TEST_CASE("JsonWriter: commas between elements at every depth, none at the top level",
+          "[unit][core]") {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("a");
+  w.BeginArray();
+  w.Int(1);
+  w.BeginObject();
+  w.EndObject();
+  w.BeginArray();
+  w.BeginArray();
+  w.EndArray();
+  w.Null();
+  w.EndArray();
+  w.String("x");
+  w.EndArray();
+  w.Key("b");
+  w.BeginObject();
+  w.Key("c");
+  w.Bool(true);
+  w.Key("d");
+  w.UInt(2);
+  w.EndObject();
+  w.Key("e");
+  w.Raw("[3]");
+  w.EndObject();
+  CHECK(out == R"({"a":[1,{},[[],null],"x"],"b":{"c":true,"d":2},"e":[3]})");
+  // Two top-level values in one string: written side by side, as before.
+  std::string two;
+  JsonWriter v(&two);
+  v.BeginObject();
+  v.EndObject();
+  v.Int(4);
+  CHECK(two == "{}4");
 }
 
 TEST_CASE("FormatTimestampUs: ISO 8601 in UTC, microseconds, across seconds and before 1970",

@@ -65,7 +65,7 @@ TEST_CASE("KafkaEnvelope: a sluice message parses back into the same change", "[
   for (Op op : {Op::kRead, Op::kInsert, Op::kUpdate, Op::kDelete}) {
     Change c = Sample(op);
     if (op == Op::kUpdate) c.old_key = Row{{"id", Int("6")}};
-    std::vector<OutMessage> msgs;
+    MessageList msgs;
     BuildMessages(c, {Format::kSluice, false}, 0, &msgs);
     REQUIRE(msgs.size() == 1);
     std::vector<Change> out;
@@ -95,7 +95,7 @@ TEST_CASE("KafkaEnvelope: a debezium message parses back, position from headers"
   EnvelopeParser parser(InputFormat::kAuto);
   Change c = Sample(Op::kUpdate);
   c.commit_time_us = 1795000000123000;  // Debezium's ts_ms has milliseconds only
-  std::vector<OutMessage> msgs;
+  MessageList msgs;
   BuildMessages(c, {Format::kDebezium, false}, 0, &msgs);
   REQUIRE(msgs.size() == 1);
   std::vector<Change> out;
@@ -122,7 +122,7 @@ TEST_CASE("KafkaEnvelope: a debezium message parses back, position from headers"
   SECTION("a key change arrives as a delete then a create") {
     Change k = Sample(Op::kUpdate);
     k.old_key = Row{{"id", Int("6")}};
-    std::vector<OutMessage> split;
+    MessageList split;
     BuildMessages(k, {Format::kDebezium, false}, 0, &split);
     REQUIRE(split.size() == 2);
     std::vector<Change> got;

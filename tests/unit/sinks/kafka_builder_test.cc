@@ -35,8 +35,8 @@ Change Upsert(Op op) {
   return c;
 }
 
-std::vector<OutMessage> Build(const Change& c, Format f, bool tombstones = false) {
-  std::vector<OutMessage> out;
+MessageList Build(const Change& c, Format f, bool tombstones = false) {
+  MessageList out;
   BuildMessages(c, {f, tombstones}, 1795000000999, &out);
   return out;
 }
@@ -156,6 +156,41 @@ TEST_CASE("KafkaBuilder: debezium format", "[unit][kafka]") {
     CHECK(m[2].key == R"({"id":7})");
     CHECK(json::parse(m[2].value)["op"] == "c");
   }
+}
+
+TEST_CASE("KafkaBuilder: a reused message list carries nothing from one change to the next",
+          "[unit][kafka]") {
+  MessageList list;
+  Change del = Upsert(Op::kDelete);
+  del.after.reset();
+  BuildMessages(del, {Format::kSluice, true}, 0, &list);
+  REQUIRE(list.size() == 2);
+  CHECK(list[1].tombstone);
+  std::string first_value = list[0].value;
+
+  list.Clear();
+  CHECK(list.empty());
+  BuildMessages(Upsert(Op::kUpdate), {Format::kSluice, true}, 0, &list);
+  REQUIRE(list.size() == 1);
+  CHECK_FALSE(list[0].tombstone);
+  CHECK(list[0].op == Op::kUpdate);
+  CHECK(list[0].value != first_value);
+  CHECK(json::parse(list[0].value)["op"] == "update");  // one envelope, not two appended
+  CHECK(list.end() - list.begin() == 1);
+
+  Change truncate;
+  truncate.op = Op::kTruncate;
+  truncate.table = Items();
+  list.Clear();
+  BuildMessages(truncate, {Format::kSluice, true}, 0, &list);
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].key.empty());
+  CHECK(list[0].all_partitions);
+  list.Clear();
+  BuildMessages(Upsert(Op::kInsert), {Format::kSluice, false}, 0, &list);
+  REQUIRE(list.size() == 1);
+  CHECK_FALSE(list[0].all_partitions);
+  CHECK(list[0].key == R"({"id":7})");
 }
 
 TEST_CASE("KafkaClient: properties lists keep commas inside values", "[unit][kafka]") {
