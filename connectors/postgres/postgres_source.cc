@@ -68,6 +68,24 @@ Result<SlotInfo> LookupSlot(PgConn& conn, const std::string& slot) {
   return info;
 }
 
+std::string SlotsExhausted(const std::string& slot) {
+  return "cannot create replication slot " + slot +
+         ": all replication slots are in use (raise max_replication_slots, or drop unused "
+         "slots)";
+}
+
+std::string WrongPlugin(const std::string& slot, const std::string& plugin) {
+  return "replication slot " + slot + " uses plugin " + plugin + ", sluice needs pgoutput";
+}
+
+// Whether the server has room for one more replication slot.
+Result<bool> SlotAvailable(PgConn& conn) {
+  auto r = conn.Exec(
+      "SELECT count(*) < current_setting('max_replication_slots')::int FROM pg_replication_slots");
+  if (!r.ok()) return r.status();
+  return GetText(r->get(), 0, 0) == "t";
+}
+
 }  // namespace
 
 PostgresSource::PostgresSource(SourceContext ctx, PostgresOptions options)
@@ -130,6 +148,14 @@ Status PostgresSource::Check() {
   if (slot->exists && slot->wal_status == "lost") {
     return Status::DataLoss("replication slot " + options_.slot +
                             " is invalidated (wal_status lost)");
+  }
+  if (slot->exists && slot->plugin != "pgoutput") {
+    return Status::InvalidArgument(WrongPlugin(options_.slot, slot->plugin));
+  }
+  if (!slot->exists) {
+    auto room = SlotAvailable(*meta);
+    if (!room.ok()) return room.status();
+    if (!*room) return Status::InvalidArgument(SlotsExhausted(options_.slot));
   }
   return Status::Ok();
 }
@@ -227,8 +253,7 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
                                  "): is another sluice running pipeline " + ctx_.pipeline + "?");
     }
     if (slot->plugin != "pgoutput") {
-      return Status::InvalidArgument("replication slot " + options_.slot + " uses plugin " +
-                                     slot->plugin + ", sluice needs pgoutput");
+      return Status::InvalidArgument(WrongPlugin(options_.slot, slot->plugin));
     }
     tag = slot->confirmed_flush;
   } else {
@@ -237,9 +262,7 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
     auto r = repl->Exec(sql);
     if (!r.ok()) {
       if (r.status().message().find("all replication slots are in use") != std::string::npos) {
-        return Status::InvalidArgument("cannot create replication slot " + options_.slot +
-                                       ": all replication slots are in use (raise "
-                                       "max_replication_slots, or drop unused slots)");
+        return Status::InvalidArgument(SlotsExhausted(options_.slot));
       }
       return r.status();
     }

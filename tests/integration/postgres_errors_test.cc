@@ -1,5 +1,6 @@
 // The PostgreSQL source's own clear errors: a configured publication that is missing or lacks
-// a piped table, and a replication slot another process is reading.
+// a piped table, a replication slot another process is reading, and a server whose
+// replication slots are all taken.
 #include <libpq-fe.h>
 #include <signal.h>
 
@@ -127,6 +128,51 @@ TEST_CASE("PostgresErrors: a slot another process reads is named with its pid un
               seconds(30)));
   sluice->Signal(SIGTERM);
   CHECK(sluice->Wait(seconds(30)) == 0);
+}
+
+TEST_CASE("PostgresErrors: a server whose replication slots are all taken",
+          "[integration][postgres]") {
+  // A server of its own (max_replication_slots = 2, started by scripts/test) that this test
+  // alone fills: physical slots count against the same limit.
+  std::string dsn = "host=" + RequireEnv("SLUICE_TEST_PG_HOST") +
+                    " port=" + RequireEnv("SLUICE_TEST_PG_FEW_SLOTS_PORT") +
+                    " user=" + RequireEnv("SLUICE_TEST_PG_USER") + " dbname=postgres";
+  ConnPtr admin(PQconnectdb(dsn.c_str()));
+  REQUIRE(PQstatus(admin.get()) == CONNECTION_OK);
+  auto exec = [&](const std::string& sql) {
+    PGresult* r = PQexec(admin.get(), sql.c_str());
+    INFO(sql << ": " << PQerrorMessage(admin.get()));
+    REQUIRE((PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK));
+    PQclear(r);
+  };
+  exec("DROP TABLE IF EXISTS it_slots_t");
+  exec("CREATE TABLE it_slots_t (id int PRIMARY KEY)");
+  exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots");
+  exec("SELECT pg_create_physical_replication_slot('it_fill_1')");
+  exec("SELECT pg_create_physical_replication_slot('it_fill_2')");
+
+  TempDir dir("errors-slots-full");
+  WriteFile(dir.File("sluice.yaml"), StdoutConfig(dir, dsn, "  p: src.public.it_slots_t | out\n"));
+  const std::string want =
+      "all replication slots are in use (raise max_replication_slots, or drop unused slots)";
+  for (const std::string command : {"check", "run"}) {
+    std::remove(dir.File("stderr.log").c_str());
+    std::vector<std::string> args = {command, "-c", dir.File("sluice.yaml")};
+    if (command == "check") args.insert(args.begin() + 1, "--connect");
+    int code = RunSluice(args, dir.File("stdout.log"), dir.File("stderr.log"), seconds(60));
+    INFO(command << ": " << ReadFile(dir.File("stderr.log")));
+    CHECK(code == 1);
+    CHECK(LogHas(dir, want));
+  }
+
+  // With one slot freed, check passes.
+  exec("SELECT pg_drop_replication_slot('it_fill_2')");
+  std::remove(dir.File("stderr.log").c_str());
+  int code = RunSluice({"check", "--connect", "-c", dir.File("sluice.yaml")},
+                       dir.File("stdout.log"), dir.File("stderr.log"), seconds(60));
+  INFO(ReadFile(dir.File("stderr.log")));
+  CHECK(code == 0);
+  exec("SELECT pg_drop_replication_slot('it_fill_1')");
 }
 
 }  // namespace sluice::test
