@@ -188,6 +188,15 @@ void BuildDebezium(const Change& c, const BuildOptions& o, int64_t now_ms, Messa
 
 }  // namespace
 
+void MessageList::Clear() {
+  for (size_t i = 0; i < size_; ++i) {
+    OutMessage& m = items_[i];
+    if (m.key.capacity() > kKeepBytes) std::string().swap(m.key);
+    if (m.value.capacity() > kKeepBytes) std::string().swap(m.value);
+  }
+  size_ = 0;
+}
+
 OutMessage& MessageList::Add(Op op) {
   if (size_ == items_.size()) items_.emplace_back();
   OutMessage& m = items_[size_++];

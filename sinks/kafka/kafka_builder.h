@@ -46,8 +46,9 @@ struct OutMessage {
 // buffers keep their capacity: building a message does not allocate once the sink is warm.
 class MessageList {
  public:
-  // Forgets the messages (their buffers stay).
-  void Clear() { size_ = 0; }
+  // Forgets the messages. Their buffers stay, but one grown past kKeepBytes by a large row is
+  // released, so that a single huge value does not stay resident for the sink's lifetime.
+  void Clear();
   // A new message, every field reset, for `op`.
   OutMessage& Add(Op op);
   size_t size() const { return size_; }
@@ -59,6 +60,7 @@ class MessageList {
   }
 
  private:
+  static constexpr size_t kKeepBytes = 1 << 20;
   std::vector<OutMessage> items_;
   size_t size_ = 0;
 };

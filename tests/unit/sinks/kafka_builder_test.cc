@@ -191,6 +191,22 @@ TEST_CASE("KafkaBuilder: a reused message list carries nothing from one change t
   REQUIRE(list.size() == 1);
   CHECK_FALSE(list[0].all_partitions);
   CHECK(list[0].key == R"({"id":7})");
+
+  // A huge value's buffer is not kept once its change is done; a small one's is.
+  Change big = Upsert(Op::kInsert);
+  big.after->push_back({"blob", Str("")});
+  big.after->back().value.text.assign(4 << 20, 'x');
+  list.Clear();
+  BuildMessages(big, {Format::kSluice, false}, 0, &list);
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].value.size() > (4u << 20));
+  list.Clear();
+  BuildMessages(Upsert(Op::kInsert), {Format::kSluice, false}, 0, &list);
+  CHECK(list[0].value.capacity() < (1u << 20));
+  const char* small_buffer = list[0].value.data();
+  list.Clear();
+  BuildMessages(Upsert(Op::kUpdate), {Format::kSluice, false}, 0, &list);
+  CHECK(list[0].value.data() == small_buffer);
 }
 
 TEST_CASE("KafkaClient: properties lists keep commas inside values", "[unit][kafka]") {
