@@ -47,7 +47,7 @@ class Reader {
       for (uint64_t word; end_ - p_ >= 8; p_ += 8) {
         std::memcpy(&word, p_, 8);
         if (JsonWordNeedsEscape(word)) break;
-        high |= (word & 0x8080808080808080ULL) != 0;
+        high |= (word & kHighBits) != 0;
       }
       while (p_ < end_ && *p_ != '"' && *p_ != '\\') {
         auto c = static_cast<unsigned char>(*p_);

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/word_scan.h"
+
 namespace sluice::pg {
 namespace {
 
@@ -18,21 +20,14 @@ int HexValue(char c) {
 }
 
 // The index of the first tab or backslash in line[i..], or line.size(). Eight bytes at a
-// time: a row is mostly long runs of plain text between tabs. (The "has a zero byte" test on
-// the word XOR each delimiter; its lowest flagged byte is always a true match, and with
-// little-endian loads the lowest byte is the first in the line.)
+// time: a row is mostly long runs of plain text between tabs.
 static_assert(std::endian::native == std::endian::little,
               "FindDelimiter reads words little-endian");
 size_t FindDelimiter(std::string_view line, size_t i) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
   while (i + 8 <= line.size()) {
     uint64_t word;
     std::memcpy(&word, line.data() + i, 8);
-    uint64_t tabs = word ^ (kOnes * '\t');
-    uint64_t backslashes = word ^ (kOnes * '\\');
-    uint64_t found =
-        ((tabs - kOnes) & ~tabs & kHigh) | ((backslashes - kOnes) & ~backslashes & kHigh);
+    uint64_t found = BytesEqual(word, '\t') | BytesEqual(word, '\\');
     if (found != 0) return i + static_cast<size_t>(__builtin_ctzll(found) >> 3);
     i += 8;
   }

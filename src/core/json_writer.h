@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/value.h"
+#include "core/word_scan.h"
 
 namespace sluice {
 
@@ -46,15 +47,10 @@ class JsonWriter {
 void AppendJsonEscaped(std::string* out, std::string_view s);
 
 // Whether any of the 8 bytes in `word` is one a JSON string must escape: a control byte
-// (< 0x20), '"' or '\\'. (The classic "has a byte less than n" and "has a zero byte" tests:
-// exact for the word as a whole, which is all that is asked.) Text is scanned a word at a time
-// with it, writing and reading, since most text holds no such byte.
+// (< 0x20), '"' or '\\'. Text is scanned a word at a time with it, writing and reading, since
+// most text holds no such byte.
 inline bool JsonWordNeedsEscape(uint64_t word) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  auto has_zero = [&](uint64_t x) { return ((x - kOnes) & ~x & kHigh) != 0; };
-  bool control = ((word - kOnes * 0x20) & ~word & kHigh) != 0;
-  return control || has_zero(word ^ (kOnes * '"')) || has_zero(word ^ (kOnes * '\\'));
+  return (BytesBelow(word, 0x20) | BytesEqual(word, '"') | BytesEqual(word, '\\')) != 0;
 }
 
 }  // namespace sluice
