@@ -307,8 +307,10 @@ sluice_redis_start() {
     port=$(sluice_free_port)
     sluice_log "starting Redis on 127.0.0.1:$port (log: $log)"
     # A background job of a script is not a process-group leader, so setsid execs
-    # without forking and $! is redis-server itself.
+    # without forking and $! is redis-server itself. 64 databases: parallel test cases
+    # each own one (see the test files for who has which).
     setsid redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+      --databases 64 \
       --dir "$dir" --daemonize no --logfile "$log" \
       </dev/null >>"$dir/redis.out" 2>&1 &
     pid=$!

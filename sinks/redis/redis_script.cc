@@ -198,38 +198,22 @@ for t = 1, ntab do
 end
 
 local applied, skipped, notes = 0, 0, {}
-local a, rec = 6, 0
-while a < tabs do
-  rec = rec + 1
-  local h = ARGV[a]
-  local op, flags = string.sub(h, 1, 1), string.byte(h, 2) - 48
-  local pos, t = string.sub(h, 3, 34), tonumber(string.sub(h, 35))
-  local k = ARGV[a + 1]
-  a = a + 2
-  local ok_, opk = '', ''
-  if flags % 2 == 1 then
-    ok_ = ARGV[a]
-    opk = prefix[t] .. ok_
-    a = a + 1
-  end
-  local unchanged = nil
-  if flags >= 2 then
-    local nu = tonumber(ARGV[a])
-    unchanged = {unpack(ARGV, a + 1, a + nu)}
-    a = a + 1 + nu
-  end
-  local body = nil
-  if op ~= 'd' then
-    if fmt == 'j' then
-      body = ARGV[a]
-      a = a + 1
-    else
-      local nf = tonumber(ARGV[a]) * 2
-      body = {unpack(ARGV, a + 1, a + nf)}
-      a = a + 1 + nf
-    end
-  end
-  local ok, r = pcall(apply, op, k, prefix[t] .. k, pos, markkey[t], ok_, opk, unchanged, body)
+
+-- A run of plain json upserts (no unchanged column, no old key, no ttl) is applied with one
+-- MGET of their positions and one MSET of the values and positions that win: per change the
+-- same two keys as apply writes, without two script calls per change. Everything before the
+-- run has been applied when it is flushed, so the MGET sees it. Within a run positions never
+-- decrease (a record older than the one before it starts a new run), so each record can be
+-- judged against the position stored before the run: a later record of the same key wins
+-- whenever an earlier one did, and MSET writes them in order. MSET clears any expiry, as a
+-- position without pos_ttl (even one replacing a tombstone) must not expire.
+local fast = fmt == 'j' and ttl == 0 and pos_ttl == 0
+local CHUNK = 1000  -- records per MGET/MSET, well inside Lua's limit on unpack
+local run_n, run_a, run_pk, run_pos, run_t, run_rec = 0, {}, {}, {}, {}, {}
+local sets = {}
+
+-- Counts the outcome of apply for record `rec` (see apply for r).
+local function settle(rec, ok, r)
   if not ok then
     notes[#notes + 1] = rec
     notes[#notes + 1] = type(r) == 'table' and (r.err or 'error') or tostring(r)
@@ -243,6 +227,110 @@ while a < tabs do
     end
   end
 end
+
+local absent = {}
+
+-- Applies records first..last of the run; false when it has to go record by record.
+local function flush_chunk(first, last)
+  local cur = redis.call('MGET', unpack(run_pk, first, last))
+  -- MGET reads a position key of another type as missing; MSET would overwrite it, where
+  -- apply reports WRONGTYPE for that record. Such a chunk goes record by record.
+  local na = 0
+  for j = 1, last - first + 1 do
+    if not cur[j] then
+      na = na + 1
+      absent[na] = run_pk[first + j - 1]
+    end
+  end
+  if na > 0 and redis.call('EXISTS', unpack(absent, 1, na)) > 0 then return false end
+  local ns, won = 0, 0
+  for i = first, last do
+    local pos, c = run_pos[i], cur[i - first + 1]
+    local m = marks[markkey[run_t[i]]]
+    if m == nil then m = mark_of(markkey[run_t[i]]) end
+    if (m and pos < m) or (c and pos < c) then
+      cur[i - first + 1] = false  -- skipped (remembered for an error report below)
+      skipped = skipped + 1
+    else
+      local ai = run_a[i]
+      sets[ns + 1], sets[ns + 2] = ARGV[ai + 1], ARGV[ai + 2]
+      sets[ns + 3], sets[ns + 4] = run_pk[i], pos
+      ns = ns + 4
+      won = won + 1
+      cur[i - first + 1] = true
+    end
+  end
+  if ns == 0 then return true end
+  local ok, r = pcall(redis.call, 'MSET', unpack(sets, 1, ns))
+  if ok then
+    applied = applied + won
+    return true
+  end
+  for i = first, last do
+    if cur[i - first + 1] then settle(run_rec[i], false, r) end
+  end
+  return true
+end
+
+local function flush_run()
+  for first = 1, run_n, CHUNK do
+    local last = math.min(run_n, first + CHUNK - 1)
+    if not flush_chunk(first, last) then
+      for i = first, last do
+        local ai, t = run_a[i], run_t[i]
+        settle(run_rec[i], pcall(apply, 'u', ARGV[ai + 1], run_pk[i], run_pos[i], markkey[t],
+                                 '', '', nil, ARGV[ai + 2]))
+      end
+    end
+  end
+  run_n = 0
+end
+
+local a, rec = 6, 0
+while a < tabs do
+  rec = rec + 1
+  local h = ARGV[a]
+  local opb, flagb = string.byte(h, 1, 2)
+  local t = ntab == 1 and 1 or tonumber(string.sub(h, 35))
+  local k = ARGV[a + 1]
+  local pos = string.sub(h, 3, 34)
+  if fast and opb == 117 and flagb == 48 then  -- 'u', no flags
+    if run_n > 0 and pos < run_pos[run_n] then flush_run() end
+    run_n = run_n + 1
+    run_a[run_n], run_pk[run_n], run_pos[run_n], run_t[run_n], run_rec[run_n] =
+      a, prefix[t] .. k, pos, t, rec
+    a = a + 3
+  else
+    a = a + 2
+    flush_run()
+    local op, flags = string.sub(h, 1, 1), flagb - 48
+    local ok_, opk = '', ''
+    if flags % 2 == 1 then
+      ok_ = ARGV[a]
+      opk = prefix[t] .. ok_
+      a = a + 1
+    end
+    local unchanged = nil
+    if flags >= 2 then
+      local nu = tonumber(ARGV[a])
+      unchanged = {unpack(ARGV, a + 1, a + nu)}
+      a = a + 1 + nu
+    end
+    local body = nil
+    if op ~= 'd' then
+      if fmt == 'j' then
+        body = ARGV[a]
+        a = a + 1
+      else
+        local nf = tonumber(ARGV[a]) * 2
+        body = {unpack(ARGV, a + 1, a + nf)}
+        a = a + 1 + nf
+      end
+    end
+    settle(rec, pcall(apply, op, k, prefix[t] .. k, pos, markkey[t], ok_, opk, unchanged, body))
+  end
+end
+flush_run()
 local out = {applied, skipped}
 for _, v in ipairs(notes) do out[#out + 1] = v end
 return out

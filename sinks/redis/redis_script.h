@@ -15,6 +15,11 @@
 //            (a tombstone is the position followed by "d");
 //          - old_key (a key-changing update): the old value is removed and its position key
 //            becomes a tombstone, unless it holds a newer position.
+//          Consecutive plain json upserts (no unchanged column, no old key, ttl and
+//          pos_ttl 0, positions not going back) are judged together: one MGET of their
+//          position keys, one MSET of the values and positions that win, with the same
+//          outcome as one at a time. A run whose MGET found a position key missing that
+//          EXISTS anyway (another type) goes one at a time, so it gets WRONGTYPE.
 //          Returns {applied, skipped, i, note, ...}: i is the 1-based record and note is
 //          "partial" (an unchanged column had no stored value to merge) or the error text
 //          of a command that failed for that record only (WRONGTYPE ...); the other records

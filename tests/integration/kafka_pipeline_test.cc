@@ -1,7 +1,7 @@
 // postgres | kafka and kafka | redis end to end: the real sluice binary, the real PostgreSQL
 // and Redis that scripts/test starts, and librdkafka's mock cluster in this test process (on
 // loopback ports of its own). Each test owns its database, topics and Redis database
-// (1 to 4; the redis tests use 9 to 14).
+// (16 to 20; redis_sink_test has 1 to 8 and 21, redis_pipeline_test 9 to 14, verify_test 15).
 #include <hiredis/hiredis.h>
 #include <signal.h>
 
@@ -164,7 +164,7 @@ TEST_CASE("KafkaPipeline: postgres | kafka then kafka | redis equals the table u
   KafkaMock mock;
   std::string topic = "e2e_" + fmt + ".items";
   mock.CreateTopic(topic, 4);
-  std::string url = RedisUrlFor(debezium ? 2 : 1);
+  std::string url = RedisUrlFor(debezium ? 17 : 16);
   FlushRedis(url);
   WriteFile(dir.File("sluice.yaml"),
             KafkaConfig(dir, db.Dsn(), mock, url,
@@ -191,7 +191,7 @@ TEST_CASE("KafkaPipeline: broker errors while producing and consuming lose nothi
   TempDir dir("kafka-errors");
   KafkaMock mock;
   mock.CreateTopic("errs.items", 4);
-  std::string url = RedisUrlFor(3);
+  std::string url = RedisUrlFor(18);
   FlushRedis(url);
   WriteFile(dir.File("sluice.yaml"),
             KafkaConfig(dir, db.Dsn(), mock, url,
@@ -235,7 +235,7 @@ TEST_CASE("KafkaPipeline: two consumers split 6 partitions, one is killed, the o
   TempDir c2_dir("kafka-group-c2");
   KafkaMock mock;
   mock.CreateTopic("grp.items", 6);
-  std::string url = RedisUrlFor(4);
+  std::string url = RedisUrlFor(19);
   FlushRedis(url);
   WriteFile(producer_dir.File("sluice.yaml"),
             KafkaConfig(producer_dir, db.Dsn(), mock, url,
@@ -276,7 +276,7 @@ TEST_CASE("KafkaPipeline: kcat reads what sluice wrote, in both formats", "[inte
   mock.CreateTopic("kc_debezium.items", 3);
   WriteFile(
       dir.File("sluice.yaml"),
-      KafkaConfig(dir, db.Dsn(), mock, RedisUrlFor(0),
+      KafkaConfig(dir, db.Dsn(), mock, RedisUrlFor(20),
                   "  sl: src.public.items | log topic=\"kc_sluice.items\"\n"
                   "  dz: src.public.items | log topic=\"kc_debezium.items\" format=debezium\n"));
   auto sluice = StartSluice(dir);
