@@ -9,6 +9,10 @@ namespace sluice::redis {
 const char* const kApplyScript = R"lua(#!lua
 -- sluice redis sink: see sinks/redis/redis_script.h for the contract.
 
+-- Globals the per-change code uses, as locals: each use of a global is a table lookup.
+local ARGV, pcall, unpack, tonumber = ARGV, pcall, unpack, tonumber
+local call, sbyte, ssub = redis.call, string.byte, string.sub
+
 -- a < b for positions: both are 32 lowercase hex digits, so the string order is the
 -- numeric order (Lua compares strings with strcoll; every locale orders 0-9 before a-f).
 local function older(a, b)
@@ -232,7 +236,7 @@ local absent = {}
 
 -- Applies records first..last of the run; false when it has to go record by record.
 local function flush_chunk(first, last)
-  local cur = redis.call('MGET', unpack(run_pk, first, last))
+  local cur = call('MGET', unpack(run_pk, first, last))
   -- MGET reads a position key of another type as missing; MSET would overwrite it, where
   -- apply reports WRONGTYPE for that record. Such a chunk goes record by record.
   local na = 0
@@ -242,7 +246,7 @@ local function flush_chunk(first, last)
       absent[na] = run_pk[first + j - 1]
     end
   end
-  if na > 0 and redis.call('EXISTS', unpack(absent, 1, na)) > 0 then return false end
+  if na > 0 and call('EXISTS', unpack(absent, 1, na)) > 0 then return false end
   local ns, won = 0, 0
   for i = first, last do
     local pos, c = run_pos[i], cur[i - first + 1]
@@ -261,7 +265,7 @@ local function flush_chunk(first, last)
     end
   end
   if ns == 0 then return true end
-  local ok, r = pcall(redis.call, 'MSET', unpack(sets, 1, ns))
+  local ok, r = pcall(call, 'MSET', unpack(sets, 1, ns))
   if ok then
     applied = applied + won
     return true
@@ -290,10 +294,10 @@ local a, rec = 6, 0
 while a < tabs do
   rec = rec + 1
   local h = ARGV[a]
-  local opb, flagb = string.byte(h, 1, 2)
-  local t = ntab == 1 and 1 or tonumber(string.sub(h, 35))
+  local opb, flagb = sbyte(h, 1, 2)
+  local t = ntab == 1 and 1 or tonumber(ssub(h, 35))
   local k = ARGV[a + 1]
-  local pos = string.sub(h, 3, 34)
+  local pos = ssub(h, 3, 34)
   if fast and opb == 117 and flagb == 48 then  -- 'u', no flags
     if run_n > 0 and pos < run_pos[run_n] then flush_run() end
     run_n = run_n + 1
@@ -303,7 +307,7 @@ while a < tabs do
   else
     a = a + 2
     flush_run()
-    local op, flags = string.sub(h, 1, 1), flagb - 48
+    local op, flags = ssub(h, 1, 1), flagb - 48
     local ok_, opk = '', ''
     if flags % 2 == 1 then
       ok_ = ARGV[a]
