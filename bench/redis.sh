@@ -233,12 +233,12 @@ bench_heading "Redis sink (issue 4)"
 bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction, each a new key) from the" \
   "\`generate\` source into the \`redis\` sink, against redis-benchmark writing to the same Redis" \
   "values of the same length (${value_bytes} bytes: the row as JSON). A change is version-guarded:" \
-  "per 200 changes one \`EVALSHA\` of the sink's Lua script (up to 3 in flight) swaps each key's" \
-  "position (\`sluice:pos:...\`, one \`SET ... GET\`) and writes the value, so every change writes" \
-  "two keys. The second limit is Redis writing exactly those two keys per change (one \`MSET\`" \
-  "of value and position, pipelined) with no read and no comparison: what any guarded write" \
-  "of this layout costs Redis. Redis CPU per change is the server's \`used_cpu_user + sys\`" \
-  "over the sluice run divided by the changes." \
+  "per 200 changes one \`EVALSHA\` of the sink's Lua script (up to 3 in flight) reads the" \
+  "positions (\`sluice:pos:...\`) of the changes with one \`MGET\` and writes the values and" \
+  "positions that are not older with one \`MSET\`, so every change writes two keys. The second" \
+  "reference is Redis writing exactly those two keys per change as one command (one \`MSET\` of" \
+  "value and position, pipelined), with no read, no comparison and no script. Redis CPU per" \
+  "change is the server's \`used_cpu_user + sys\` over the sluice run divided by the changes." \
   "" \
   "- limits: \`redis-benchmark -P 64 -t set -n $rows -r $rows -d $value_bytes --csv\` and" \
   "  \`redis-benchmark -P 64 -n $rows -r 100000000 MSET item:__rand_int__ <value> sluice:pos:gen.public.items:item:__rand_int__ <32 hex digits>\`" \
