@@ -84,11 +84,41 @@ raw_pair() {
     awk -F'"' 'NR > 1 || $2 != "test" { print $4 }' | tail -n 1
 }
 
+# raw_batch MODE VALUE_BYTES: prints "changes/s Redis-CPU-µs-per-change" of redis-benchmark
+# sending what one script call of the sink carries, 200 changes (value and position each), 3
+# commands pipelined as the sink keeps 3 calls in flight: MODE `mset` as one plain MSET of the
+# 400 keys, MODE `lua` as an EVAL of a script that only passes its arguments to MSET. So the
+# second is what any script writing this layout costs Redis before it reads or compares
+# anything; the first, the same without a script.
+raw_batch() {
+  local mode=$1 value pairs=() i cpu0 cpu1 calls rate
+  value=$(head -c "$2" /dev/zero | tr '\0' x)
+  for ((i = 0; i < 200; i++)); do
+    pairs+=("item:__rand_int__" "$value" "sluice:pos:gen.public.items:item:__rand_int__"
+      0000000001000000000000000000000a)
+  done
+  local cmd=(MSET)
+  [[ $mode == lua ]] && cmd=(EVAL "return redis.call('MSET', unpack(ARGV))" 0)
+  calls=$((rows / 200))
+  "${redis[@]}" flushall >/dev/null
+  cpu0=$(redis_cpu)
+  rate=$(redis-benchmark -h "$BENCH_REDIS_HOST" -p "$BENCH_REDIS_PORT" -c 1 -P 3 -n "$calls" \
+    -r 100000000 --csv "${cmd[@]}" "${pairs[@]}" |
+    awk -F'"' 'NR > 1 || $2 != "test" { print $4 }' | tail -n 1)
+  cpu1=$(redis_cpu)
+  awk -v r="$rate" -v a="$cpu0" -v b="$cpu1" -v n="$calls" \
+    'BEGIN { printf "%.0f %.1f", r * 200, (b - a) * 1e6 / (n * 200) }'
+}
+
 value_bytes=""
 sluice_rates=()
 raw_rates=()
 pair_rates=()
 redis_us=()
+mset_rates=()
+mset_us=()
+lua_rates=()
+lua_us=()
 : >"$BENCH_OUT/redis-alone.tsv"
 for ((run = 1; run <= BENCH_RUNS; run++)); do
   read -r s us <<<"$(sink_alone "$run")"
@@ -96,12 +126,19 @@ for ((run = 1; run <= BENCH_RUNS; run++)); do
   [[ -n $value_bytes ]] || value_bytes=$("${redis[@]}" strlen item:1)
   r=$(raw_set "$value_bytes")
   p=$(raw_pair "$value_bytes")
-  sluice_log "run $run: sluice ${s}s ($(bench_rate "$rows" "$s") changes/s, Redis CPU ${us} µs/change), redis-benchmark $r SET/s, $p MSET pairs/s"
+  read -r m mu <<<"$(raw_batch mset "$value_bytes")"
+  read -r l lu <<<"$(raw_batch lua "$value_bytes")"
+  sluice_log "run $run: sluice ${s}s ($(bench_rate "$rows" "$s") changes/s, Redis CPU ${us} µs/change), redis-benchmark $r SET/s, $p MSET pairs/s, 200-pair MSET $m changes/s ($mu µs), the same from Lua $l changes/s ($lu µs)"
   sluice_rates+=("$(bench_rate "$rows" "$s")")
   raw_rates+=("$r")
   pair_rates+=("$p")
   redis_us+=("$us")
-  printf '%s\t%s\t%s\t%s\t%s\n' "$run" "$s" "$us" "$r" "$p" >>"$BENCH_OUT/redis-alone.tsv"
+  mset_rates+=("$m")
+  mset_us+=("$mu")
+  lua_rates+=("$l")
+  lua_us+=("$lu")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$s" "$us" "$r" "$p" "$m" "$mu" "$l" "$lu" \
+    >>"$BENCH_OUT/redis-alone.tsv"
 done
 "${redis[@]}" flushall >/dev/null
 
@@ -225,7 +262,11 @@ s=$(bench_median "${sluice_rates[@]}")
 r=$(bench_median "${raw_rates[@]}")
 p=$(bench_median "${pair_rates[@]}")
 us=$(bench_median "${redis_us[@]}")
-bench_ratio "redis sink vs MSET of value + position" "$s" "$p"
+m=$(bench_median "${mset_rates[@]}")
+mu=$(bench_median "${mset_us[@]}")
+l=$(bench_median "${lua_rates[@]}")
+lu=$(bench_median "${lua_us[@]}")
+bench_ratio "redis sink vs MSET of 200 values + positions" "$s" "$m"
 tr=$(bench_median "${tp_recv[@]}")
 ts=$(bench_median "${tp_sluice[@]}")
 bench_ratio "postgres | redis vs pg_recvlogical" "$tr" "$ts" 90
@@ -237,11 +278,17 @@ bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction,
   "positions (\`sluice:pos:...\`) of the changes with one \`MGET\` and writes the values and" \
   "positions that are not older with one \`MSET\`, so every change writes two keys. The second" \
   "reference is Redis writing exactly those two keys per change as one command (one \`MSET\` of" \
-  "value and position, pipelined), with no read, no comparison and no script. Redis CPU per" \
-  "change is the server's \`used_cpu_user + sys\` over the sluice run divided by the changes." \
+  "value and position, pipelined), with no read, no comparison and no script. The last two" \
+  "send what one script call carries, 200 changes, 3 commands in flight on one connection like" \
+  "the sink: as one plain \`MSET\` of the 400 keys, and as an \`EVAL\` of a script that only" \
+  "passes its arguments to \`MSET\`, which is what any script writing this layout costs Redis" \
+  "before it reads or compares anything. Redis CPU per change is the server's" \
+  "\`used_cpu_user + sys\` over the run divided by the changes." \
   "" \
   "- limits: \`redis-benchmark -P 64 -t set -n $rows -r $rows -d $value_bytes --csv\` and" \
-  "  \`redis-benchmark -P 64 -n $rows -r 100000000 MSET item:__rand_int__ <value> sluice:pos:gen.public.items:item:__rand_int__ <32 hex digits>\`" \
+  "  \`redis-benchmark -P 64 -n $rows -r 100000000 MSET item:__rand_int__ <value> sluice:pos:gen.public.items:item:__rand_int__ <32 hex digits>\`;" \
+  "  \`redis-benchmark -c 1 -P 3 -n $((rows / 200)) -r 100000000 MSET <the same 4 arguments, 200 times>\`" \
+  "  and \`... EVAL \"return redis.call('MSET', unpack(ARGV))\" 0 <the same>\`" \
   "- sluice: \`time sluice run -c sluice.yaml\` (\`generate\` with \`changes: $rows\`," \
   "  \`payload_bytes: 100\`, piped \`| cache key=\"item:{id}\"\`); it exits by itself once every" \
   "  change is durable in Redis, so the time includes start-up" \
@@ -250,7 +297,9 @@ bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction,
   "| --- | ---: | ---: | ---: |" \
   "| redis-benchmark SET, 64 pipelined | $(bench_fmt "$r") | | |" \
   "| redis-benchmark MSET value + position, 64 pipelined | $(bench_fmt "$p") | | |" \
-  "| sluice \`generate | redis\` | $(bench_fmt "$s") | $(bench_pct "$s" "$r") of SET, $(bench_pct "$s" "$p") of MSET pairs | $us µs |" \
+  "| redis-benchmark MSET of 200 values + positions | $(bench_fmt "$m") | | $mu µs |" \
+  "| the same through a Lua script that only calls MSET | $(bench_fmt "$l") | | $lu µs |" \
+  "| sluice \`generate | redis\` | $(bench_fmt "$s") | $(bench_pct "$s" "$r") of SET, $(bench_pct "$s" "$m") of 200-pair MSET, $(bench_pct "$s" "$l") of it from Lua | $us µs |" \
   "" \
   "**Throughput end to end.** $(bench_fmt "$rows") rows inserted into \`items\` in $txns transactions" \
   "(\`bench_items_insert_sql\` in \`bench/lib.sh\`), then drained from two slots created before the" \
