@@ -40,40 +40,95 @@ void AppendEscape(std::string* out, unsigned char c) {
   }
 }
 
+// Strings up to this long that need no escaping (keys, most values) are written with one
+// append together with their quotes, comma and colon.
+constexpr size_t kShort = 32;
+
+uint64_t Load8(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);  // a fixed size: one load, not a call
+  return word;
+}
+
+bool ByteNeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+// Whether any byte of s needs escaping: a word at a time; the last word overlaps the one
+// before instead of being padded, and strings under 8 bytes go byte by byte.
+bool NeedsEscape(std::string_view s) {
+  size_t n = s.size();
+  if (n < 8) {
+    for (char c : s) {
+      if (ByteNeedsEscape(static_cast<unsigned char>(c))) return true;
+    }
+    return false;
+  }
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    if (JsonWordNeedsEscape(Load8(s.data() + i))) return true;
+  }
+  return n % 8 != 0 && JsonWordNeedsEscape(Load8(s.data() + n - 8));
+}
+
 }  // namespace
 
 void AppendJsonEscaped(std::string* out, std::string_view s) {
   size_t run = 0;  // start of the pending run of bytes that need no escaping
-  size_t i = 0;
-  while (i < s.size()) {
-    // Eight bytes at a time while none needs escaping (most text has none). A short tail is
-    // padded with bytes that need none, so short strings (keys, names) take one test too.
-    size_t n = std::min<size_t>(8, s.size() - i);
-    uint64_t word = 0x6161616161616161ULL;  // "aaaaaaaa"
-    std::memcpy(&word, s.data() + i, n);
-    if (!JsonWordNeedsEscape(word)) {
-      i += n;
-      continue;
-    }
-    for (size_t end = i + n; i < end; ++i) {
+  // Escapes the bytes [from, to) that need it (the others stay in the run).
+  auto escape = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
       unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      if (!ByteNeedsEscape(c)) continue;
       out->append(s.data() + run, i - run);
       AppendEscape(out, c);
       run = i + 1;
     }
+  };
+  // Eight bytes at a time while none needs escaping (most text has none).
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    if (JsonWordNeedsEscape(Load8(s.data() + i))) escape(i, i + 8);
+  }
+  // The tail: tested as the last eight bytes (overlapping bytes already done, which changes
+  // nothing), or byte by byte in a string under eight bytes.
+  if (i < s.size() && (s.size() < 8 || JsonWordNeedsEscape(Load8(s.data() + s.size() - 8)))) {
+    escape(i, s.size());
   }
   out->append(s.data() + run, s.size() - run);
 }
 
-void JsonWriter::Separate() {
+bool JsonWriter::CommaDue() {
   if (after_key_) {
     after_key_ = false;
+    return false;
+  }
+  if (depth_ == 0) return false;
+  bool comma = !first_;
+  first_ = false;
+  return comma;
+}
+
+void JsonWriter::Separate() {
+  if (CommaDue()) out_->push_back(',');
+}
+
+void JsonWriter::Quoted(std::string_view s, char tail) {
+  bool comma = CommaDue();
+  if (s.size() <= kShort && !NeedsEscape(s)) {
+    char buf[kShort + 4];
+    size_t n = 0;
+    if (comma) buf[n++] = ',';
+    buf[n++] = '"';
+    std::memcpy(buf + n, s.data(), s.size());
+    n += s.size();
+    buf[n++] = '"';
+    if (tail != 0) buf[n++] = tail;
+    out_->append(buf, n);
     return;
   }
-  if (depth_ == 0) return;
-  if (!first_) out_->push_back(',');
-  first_ = false;
+  if (comma) out_->push_back(',');
+  out_->push_back('"');
+  AppendJsonEscaped(out_, s);
+  out_->push_back('"');
+  if (tail != 0) out_->push_back(tail);
 }
 
 void JsonWriter::BeginObject() {
@@ -103,19 +158,11 @@ void JsonWriter::EndArray() {
 }
 
 void JsonWriter::Key(std::string_view key) {
-  Separate();
-  out_->push_back('"');
-  AppendJsonEscaped(out_, key);
-  out_->append("\":");
+  Quoted(key, ':');
   after_key_ = true;
 }
 
-void JsonWriter::String(std::string_view s) {
-  Separate();
-  out_->push_back('"');
-  AppendJsonEscaped(out_, s);
-  out_->push_back('"');
-}
+void JsonWriter::String(std::string_view s) { Quoted(s, 0); }
 
 void JsonWriter::Int(int64_t v) {
   Separate();

@@ -34,7 +34,11 @@ class JsonWriter {
   void RowObject(const Row& row);
 
  private:
+  // Whether a comma goes before the next value or key (and records that one is coming).
+  bool CommaDue();
   void Separate();
+  // `"s"` escaped, then `tail` unless 0, after any comma due.
+  void Quoted(std::string_view s, char tail);
   std::string* out_;
   // Open containers. Only the innermost one's "nothing written yet" is kept: an enclosing
   // container has always written something (the inner container itself).

@@ -197,7 +197,8 @@ TEST_CASE("RedisSink: an older batch after a newer one, and the same batch twice
   CHECK(letters.changes.empty());
 }
 
-TEST_CASE("RedisSink: upserts applied in runs end as if applied one at a time", "[integration][redis]") {
+TEST_CASE("RedisSink: upserts applied in runs end as if applied one at a time",
+          "[integration][redis]") {
   // Runs of plain upserts go to Redis as one MGET and one MSET; deletes, replays, positions
   // going back, repeated keys and runs longer than the script's 1,000-record chunk must end
   // exactly as the one-change-at-a-time rule says: a change applies unless its key (or a

@@ -70,7 +70,7 @@ TEST_CASE("ChangeJson: every field, kinds rendered by meaning", "[unit][core]") 
   CHECK(j["xid"] == 731);
 }
 
-TEST_CASE("AppendJsonEscaped: any text, escapes at any offset, reads back the same",
+TEST_CASE("AppendJsonEscaped, JsonWriter: any text, escapes at any offset, reads back the same",
           "[unit][core]") {
   // Valid UTF-8 built from ASCII (controls, quotes and backslashes included) and a few
   // multi-byte characters, so the 8-byte fast path meets escapes at every alignment.
@@ -105,6 +105,24 @@ TEST_CASE("AppendJsonEscaped: any text, escapes at any offset, reads back the sa
     REQUIRE(parsed.is_array());
     CHECK(parsed[0].get<std::string>() == text);
     CHECK(out.size() == nlohmann::json(text).dump().size() + 2);  // no escape it need not
+    // The same text as a key and as values through JsonWriter (short ones take one append
+    // with their quotes and separators).
+    std::string doc;
+    JsonWriter w(&doc);
+    w.BeginObject();
+    w.Key("k");
+    w.String(text);
+    w.Key(text);
+    w.BeginArray();
+    w.String(text);
+    w.String(text);
+    w.EndArray();
+    w.EndObject();
+    auto obj = nlohmann::json::parse(doc, nullptr, false);
+    INFO(doc);
+    REQUIRE(obj.is_object());
+    CHECK(obj["k"] == text);
+    CHECK(obj[text] == nlohmann::json::array({text, text}));
   }
 }
 
