@@ -44,8 +44,8 @@ class Reader {
       const char* start = p_;
       bool high = false;
       // Eight bytes at a time up to the first that needs a look.
-      for (uint64_t word; end_ - p_ >= 8; p_ += 8) {
-        std::memcpy(&word, p_, 8);
+      for (; end_ - p_ >= 8; p_ += 8) {
+        uint64_t word = LoadWord(p_);
         if (JsonWordNeedsEscape(word)) break;
         high |= (word & kHighBits) != 0;
       }

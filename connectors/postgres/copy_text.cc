@@ -25,8 +25,7 @@ static_assert(std::endian::native == std::endian::little,
               "FindDelimiter reads words little-endian");
 size_t FindDelimiter(std::string_view line, size_t i) {
   while (i + 8 <= line.size()) {
-    uint64_t word;
-    std::memcpy(&word, line.data() + i, 8);
+    uint64_t word = LoadWord(line.data() + i);
     uint64_t found = BytesEqual(word, '\t') | BytesEqual(word, '\\');
     if (found != 0) return i + static_cast<size_t>(__builtin_ctzll(found) >> 3);
     i += 8;

@@ -250,8 +250,7 @@ local function flush_chunk(first, last)
   local ns, won = 0, 0
   for i = first, last do
     local pos, c = run_pos[i], cur[i - first + 1]
-    local m = marks[markkey[run_t[i]]]
-    if m == nil then m = mark_of(markkey[run_t[i]]) end
+    local m = mark_of(markkey[run_t[i]])
     if (m and pos < m) or (c and pos < c) then
       cur[i - first + 1] = false  -- skipped (remembered for an error report below)
       skipped = skipped + 1

@@ -44,12 +44,6 @@ void AppendEscape(std::string* out, unsigned char c) {
 // append together with their quotes, comma and colon.
 constexpr size_t kShort = 32;
 
-uint64_t Load8(const char* p) {
-  uint64_t word;
-  std::memcpy(&word, p, 8);  // a fixed size: one load, not a call
-  return word;
-}
-
 bool ByteNeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 
 // Whether any byte of s needs escaping: a word at a time; the last word overlaps the one
@@ -63,9 +57,9 @@ bool NeedsEscape(std::string_view s) {
     return false;
   }
   for (size_t i = 0; i + 8 <= n; i += 8) {
-    if (JsonWordNeedsEscape(Load8(s.data() + i))) return true;
+    if (JsonWordNeedsEscape(LoadWord(s.data() + i))) return true;
   }
-  return n % 8 != 0 && JsonWordNeedsEscape(Load8(s.data() + n - 8));
+  return n % 8 != 0 && JsonWordNeedsEscape(LoadWord(s.data() + n - 8));
 }
 
 }  // namespace
@@ -85,11 +79,11 @@ void AppendJsonEscaped(std::string* out, std::string_view s) {
   // Eight bytes at a time while none needs escaping (most text has none).
   size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
-    if (JsonWordNeedsEscape(Load8(s.data() + i))) escape(i, i + 8);
+    if (JsonWordNeedsEscape(LoadWord(s.data() + i))) escape(i, i + 8);
   }
   // The tail: tested as the last eight bytes (overlapping bytes already done, which changes
   // nothing), or byte by byte in a string under eight bytes.
-  if (i < s.size() && (s.size() < 8 || JsonWordNeedsEscape(Load8(s.data() + s.size() - 8)))) {
+  if (i < s.size() && (s.size() < 8 || JsonWordNeedsEscape(LoadWord(s.data() + s.size() - 8)))) {
     escape(i, s.size());
   }
   out->append(s.data() + run, s.size() - run);

@@ -6,11 +6,19 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace sluice {
 
 inline constexpr uint64_t kEachByte = 0x0101010101010101ULL;
 inline constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+
+// The eight bytes at `p` as one word (a fixed-size memcpy: one unaligned load, no call).
+inline uint64_t LoadWord(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  return word;
+}
 
 // Bytes of `word` below `n` (n at most 0x80).
 inline uint64_t BytesBelow(uint64_t word, uint8_t n) {
