@@ -156,8 +156,17 @@ ColumnType ResolveColumnType(const TypeOverrides& overrides, uint32_t type_oid) 
 }
 
 Value ConvertColumn(const ColumnType& type, std::string_view text) {
-  if (type.array_elem != 0) return ConvertArrayText(type.array_elem, text);
-  return ConvertText(type.oid, text);
+  Value v;
+  ConvertColumnInto(type, text, &v);
+  return v;
+}
+
+void ConvertColumnInto(const ColumnType& type, std::string_view text, Value* out) {
+  if (type.array_elem != 0) {
+    *out = ConvertArrayText(type.array_elem, text);
+  } else {
+    ConvertTextInto(type.oid, text, out);
+  }
 }
 
 Value ConvertColumn(const TypeOverrides& overrides, uint32_t type_oid, std::string_view text) {

@@ -60,6 +60,8 @@ ColumnType ResolveColumnType(const TypeOverrides& overrides, uint32_t type_oid);
 
 // ConvertText for a resolved column type.
 Value ConvertColumn(const ColumnType& type, std::string_view text);
+// ConvertColumn into `out`, reusing its buffer where ConvertTextInto can.
+void ConvertColumnInto(const ColumnType& type, std::string_view text, Value* out);
 
 // ConvertText with the database's own types resolved first.
 Value ConvertColumn(const TypeOverrides& overrides, uint32_t type_oid, std::string_view text);

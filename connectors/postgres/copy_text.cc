@@ -102,37 +102,57 @@ bool ParseField(std::string_view line, size_t* pos, std::string* out) {
 
 }  // namespace
 
+bool CopyFieldReader::Next(CopyField* field, std::string* scratch) {
+  if (done_) return false;
+  std::string_view line = line_;
+  size_t pos = pos_;
+  size_t i = FindDelimiter(line, pos);
+  field->null = false;
+  if (i == line.size() || line[i] == '\t') {
+    field->text = line.substr(pos, i - pos);
+  } else if (i == pos && pos + 1 < line.size() && line[pos + 1] == 'N' &&
+             (pos + 2 == line.size() || line[pos + 2] == '\t')) {
+    // PostgreSQL compares the raw field with the NULL marker before unescaping.
+    field->null = true;
+    field->text = {};
+    i = pos + 2;
+  } else {
+    scratch->clear();
+    if (!ParseField(line, &pos, scratch)) {
+      malformed_ = true;
+      done_ = true;
+      return false;
+    }
+    i = pos;
+    field->text = *scratch;
+  }
+  if (i == line.size()) {
+    done_ = true;
+  } else {
+    pos_ = i + 1;  // past the tab
+  }
+  return true;
+}
+
 bool CopyLineParser::Parse(std::string_view line) {
   fields_.clear();
   escaped_.clear();
-  size_t pos = 0;
+  CopyFieldReader reader(line);
+  CopyField field;
   while (true) {
-    CopyField& field = fields_.emplace_back();
-    // PostgreSQL compares the raw field with the NULL marker before unescaping.
-    if (pos + 1 < line.size() && line[pos] == '\\' && line[pos + 1] == 'N' &&
-        (pos + 2 == line.size() || line[pos + 2] == '\t')) {
-      field.null = true;
-      pos += 2;
-    } else {
-      size_t i = FindDelimiter(line, pos);
-      if (i == line.size() || line[i] == '\t') {
-        field.text = line.substr(pos, i - pos);
-        pos = i;
-      } else {
-        // Escapes: unescape the whole field into its buffer; its view is set once the
-        // line is done, as the buffers may still move while more fields are added.
-        size_t index = fields_.size() - 1;
-        if (unescaped_.size() <= index) unescaped_.resize(index + 1);
-        unescaped_[index].clear();
-        if (!ParseField(line, &pos, &unescaped_[index])) return false;
-        escaped_.push_back(index);
-      }
+    // Each escaped field gets its own buffer. Their views are set once the line is done,
+    // as the buffers may still move while more are added.
+    size_t index = fields_.size();
+    if (unescaped_.size() <= index) unescaped_.resize(index + 1);
+    std::string& buffer = unescaped_[index];
+    if (!reader.Next(&field, &buffer)) break;
+    if (!field.null && !field.text.empty() && field.text.data() == buffer.data()) {
+      escaped_.push_back(index);
     }
-    if (pos == line.size()) break;
-    ++pos;  // the tab
+    fields_.push_back(field);
   }
   for (size_t index : escaped_) fields_[index].text = unescaped_[index];
-  return true;
+  return !reader.malformed();
 }
 
 bool ParseCopyTextLine(std::string_view line, std::vector<std::optional<std::string>>* fields) {

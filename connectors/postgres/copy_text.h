@@ -24,6 +24,24 @@ struct CopyField {
   std::string_view text;
 };
 
+// Reads the fields of one line in order without storing them (ParseCopyTextLine's rules):
+// the snapshot decodes each field as it comes.
+class CopyFieldReader {
+ public:
+  explicit CopyFieldReader(std::string_view line) : line_(line) {}
+  // The next field, or false once the line is done or malformed. A field without escapes
+  // views the line; one with escapes is unescaped into *scratch, which it then views.
+  bool Next(CopyField* field, std::string* scratch);
+  // A trailing lone backslash ended the line.
+  bool malformed() const { return malformed_; }
+
+ private:
+  std::string_view line_;
+  size_t pos_ = 0;
+  bool done_ = false;
+  bool malformed_ = false;
+};
+
 // ParseCopyTextLine without copying: a field without escapes (most of them) views the line,
 // one with escapes views the parser's own buffer for it. The views stay valid until the next
 // Parse() and while the line lives. One thread; reuse it for every line of a COPY.

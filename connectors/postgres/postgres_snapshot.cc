@@ -16,7 +16,7 @@ constexpr auto kProgressLogInterval = std::chrono::seconds(5);
 
 Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, Lsn tag,
                                 BatchEmitter& out, const std::atomic<bool>& stop) {
-  auto run = StartSnapshot(meta, snapshot_name, tag);
+  auto run = StartSnapshot(meta, snapshot_name, tag, out.change_pool());
   if (!run.ok()) return run.status();
   if (!*run) return Status::Ok();
   while (!(*run)->workers->finished()) {
@@ -28,7 +28,7 @@ Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, 
 }
 
 Result<std::unique_ptr<PostgresSource::SnapshotRun>> PostgresSource::StartSnapshot(
-    PgConn& meta, const std::string& snapshot_name, Lsn tag) {
+    PgConn& meta, const std::string& snapshot_name, Lsn tag, std::shared_ptr<ChangePool> pool) {
   std::vector<const TableInfo*> todo;
   {
     std::lock_guard lock(state_mu_);
@@ -74,8 +74,9 @@ Result<std::unique_ptr<PostgresSource::SnapshotRun>> PostgresSource::StartSnapsh
   run->job_rows.assign(jobs.size(), 0);
   run->workers = std::make_unique<SnapshotWorkers>(
       std::move(conns), std::move(jobs),
-      SnapshotWorkers::Params{&types_, ctx_.source, tag,
-                              SnapshotLimits{ctx_.batch_max_changes, ctx_.batch_max_bytes}});
+      SnapshotWorkers::Params{
+          &types_, ctx_.source, tag,
+          SnapshotLimits{ctx_.batch_max_changes, ctx_.batch_max_bytes, std::move(pool)}});
   run->workers->Start();
   run->last_log = std::chrono::steady_clock::now();
   ReportSnapshot(run->progress, true);

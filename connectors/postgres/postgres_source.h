@@ -78,9 +78,10 @@ class PostgresSource : public Source {
   // (a restart finishing a snapshot; see docs/architecture.md for why that is exact).
   Status Snapshot(PgConn& meta, const std::string& snapshot_name, Lsn tag, BatchEmitter& out,
                   const std::atomic<bool>& stop);
-  // Plans the tables not yet done and starts their readers; null when every table is done.
+  // Plans the tables not yet done and starts their readers, which fill spent changes from
+  // `pool` (may be null); null when every table is done.
   Result<std::unique_ptr<SnapshotRun>> StartSnapshot(PgConn& meta, const std::string& snapshot_name,
-                                                     Lsn tag);
+                                                     Lsn tag, std::shared_ptr<ChangePool> pool);
   // Emits the next piece the readers have, waiting up to `wait` for one; reports progress.
   Status PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchEmitter& out,
                       std::chrono::milliseconds wait, const std::function<void()>& while_waiting);

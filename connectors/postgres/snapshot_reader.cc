@@ -26,25 +26,67 @@ CopyRowDecoder::CopyRowDecoder(const TableInfo& table, const TypeOverrides& type
   }
 }
 
-bool CopyRowDecoder::Append(std::string_view line, Batch* batch) {
-  if (!parser_.Parse(line)) return false;
-  const std::vector<CopyField>& fields = parser_.fields();
-  Change& c = batch->changes.emplace_back();
+namespace {
+
+void SetName(std::string& name, const std::string& want) {
+  if (name != want) name.assign(want);
+}
+
+// What Change::ApproxBytes counts for one field.
+size_t FieldBytes(const Field& f) {
+  return (f.name.size() > 15 ? f.name.size() : 0) +
+         (f.value.text.size() > 15 ? f.value.text.size() : 0);
+}
+
+}  // namespace
+
+bool CopyRowDecoder::Fill(std::string_view line, Change& c, size_t* bytes) {
   c.op = Op::kRead;
-  c.table = id_;
+  if (c.table != id_) c.table = id_;
   c.position = Position{tag_, 0};
-  Row& row = c.after.emplace();
-  size_t n = std::min(table_.columns.size(), fields.size());
-  row.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    row.push_back({table_.columns[i].name,
-                   fields[i].null ? Value::Null() : ConvertColumn(types_[i], fields[i].text)});
+  c.commit_time_us = 0;
+  c.xid = 0;
+  c.old_key.reset();
+  c.before.reset();
+  Row& row = c.after ? *c.after : c.after.emplace();
+  const size_t columns = table_.columns.size();
+  row.resize(columns);
+  size_t n = sizeof(Change);
+  CopyFieldReader reader(line);
+  CopyField field;
+  size_t i = 0;
+  for (; i < columns && reader.Next(&field, &scratch_); ++i) {
+    Field& f = row[i];
+    SetName(f.name, table_.columns[i].name);
+    if (field.null) {
+      f.value.kind = ValueKind::kNull;
+      FitBuffer(f.value.text, 0);
+      f.value.text.clear();
+    } else {
+      FitBuffer(f.value.text, field.text.size());
+      ConvertColumnInto(types_[i], field.text, &f.value);
+    }
+    n += FieldBytes(f);
   }
-  c.key.reserve(key_index_.size());
+  // Fields beyond the table's columns are ignored; a short line gives a short row.
+  while (reader.Next(&field, &scratch_)) {
+  }
+  if (reader.malformed()) return false;
+  if (i < columns) row.resize(i);
+  size_t keys = 0;
+  for (size_t k : key_index_) keys += k < row.size() ? 1 : 0;
+  c.key.resize(keys);
+  size_t j = 0;
   for (size_t k : key_index_) {
-    if (k < row.size()) c.key.push_back(row[k]);
+    if (k >= row.size()) continue;
+    Field& key = c.key[j++];
+    SetName(key.name, row[k].name);
+    key.value.kind = row[k].value.kind;
+    FitBuffer(key.value.text, row[k].value.text.size());
+    key.value.text.assign(row[k].value.text);
+    n += FieldBytes(key);
   }
-  batch->bytes += c.ApproxBytes();
+  *bytes = n + (row.capacity() + c.key.capacity()) * sizeof(Field);
   return true;
 }
 
@@ -56,13 +98,23 @@ Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& type
   if (!start || PQresultStatus(start.get()) != PGRES_COPY_OUT) {
     return ToStatus(conn.get(), start.get(), "snapshot of " + table.Qualified());
   }
-  // Room for a full batch up front: growing the vector would move every change in it.
+  // A batch starts as spent changes from the pool, overwritten in place, or with room for a
+  // full batch up front (growing the vector would move every change in it).
   auto new_batch = [&] {
     Batch b;
-    b.changes.reserve(std::min<size_t>(limits.batch_max_changes, kMaxReserve));
+    if (limits.pool) b.changes = limits.pool->Take();
+    if (b.changes.empty()) {
+      b.changes.reserve(std::min<size_t>(limits.batch_max_changes, kMaxReserve));
+    }
     return b;
   };
   Batch batch = new_batch();
+  size_t used = 0;  // changes of `batch` filled; any after them are spent ones
+  auto hand_on = [&](bool last) {
+    batch.changes.resize(used);
+    used = 0;
+    return emit(std::move(batch), last);
+  };
   while (true) {
     char* buf = nullptr;
     int n = PQgetCopyData(conn.get(), &buf, 0);
@@ -70,11 +122,15 @@ Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& type
     if (n < 0) return ToStatus(conn.get(), nullptr, "snapshot of " + table.Qualified());
     std::string_view line(buf, static_cast<size_t>(n));
     if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-    bool parsed = decoder.Append(line, &batch);
+    Change& c = used < batch.changes.size() ? batch.changes[used] : batch.changes.emplace_back();
+    size_t bytes = 0;
+    bool parsed = decoder.Fill(line, c, &bytes);
     PQfreemem(buf);
     if (!parsed) return Status::Internal("malformed COPY line from " + table.Qualified());
-    if (batch.changes.size() >= limits.batch_max_changes || batch.bytes >= limits.batch_max_bytes) {
-      if (!emit(std::move(batch), false)) return Status::Cancelled("stopping during snapshot");
+    ++used;
+    batch.bytes += bytes;
+    if (used >= limits.batch_max_changes || batch.bytes >= limits.batch_max_bytes) {
+      if (!hand_on(false)) return Status::Cancelled("stopping during snapshot");
       batch = new_batch();
     }
   }
@@ -84,7 +140,7 @@ Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& type
   }
   while (ResultPtr extra{PQgetResult(conn.get())}) {
   }
-  if (!emit(std::move(batch), true)) return Status::Cancelled("stopping during snapshot");
+  if (!hand_on(true)) return Status::Cancelled("stopping during snapshot");
   return Status::Ok();
 }
 

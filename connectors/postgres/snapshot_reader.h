@@ -13,12 +13,14 @@
 #include "connectors/postgres/copy_text.h"
 #include "connectors/postgres/pg_conn.h"
 #include "core/change.h"
+#include "core/change_pool.h"
 
 namespace sluice::pg {
 
 struct SnapshotLimits {
   size_t batch_max_changes = 1000;
   size_t batch_max_bytes = 1 << 20;
+  std::shared_ptr<ChangePool> pool;  // spent changes to fill again; may be null
 };
 
 // Hands a full batch on (`last`: the range's final one, possibly empty); false when the
@@ -31,9 +33,10 @@ class CopyRowDecoder {
  public:
   CopyRowDecoder(const TableInfo& table, const TypeOverrides& types, const std::string& source_name,
                  Lsn tag);
-  // Appends the change of one line (without its newline) to `batch`, bytes included.
-  // False when the line is malformed.
-  bool Append(std::string_view line, Batch* batch);
+  // Overwrites every member of `c` with the change of one line (without its newline),
+  // keeping the buffers `c` already has (a spent change from a ChangePool), and sets *bytes
+  // to its Change::ApproxBytes(). False when the line is malformed.
+  bool Fill(std::string_view line, Change& c, size_t* bytes);
 
  private:
   const TableInfo& table_;
@@ -41,7 +44,7 @@ class CopyRowDecoder {
   std::vector<ColumnType> types_;  // by column
   std::vector<size_t> key_index_;  // positions of the key columns
   Lsn tag_;
-  CopyLineParser parser_;
+  std::string scratch_;  // an escaped field, unescaped
 };
 
 // Runs `copy_sql` (a `COPY (SELECT <table's columns> ...) TO STDOUT`). Every row becomes a

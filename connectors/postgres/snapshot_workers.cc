@@ -11,9 +11,14 @@ SnapshotWorkers::SnapshotWorkers(std::vector<PgConn> conns, std::vector<RangeJob
       params_(std::move(params)),
       // Two batches per reader keep every reader busy while the consumer emits; the byte
       // budget is what bounds memory whatever the batch size.
-      queue_(2 * conns_.size(), 2 * conns_.size() * params_.limits.batch_max_bytes) {}
+      queue_(2 * conns_.size(), 2 * conns_.size() * params_.limits.batch_max_bytes) {
+  if (params_.limits.pool) params_.limits.pool->Want(true);
+}
 
-SnapshotWorkers::~SnapshotWorkers() { Stop(); }
+SnapshotWorkers::~SnapshotWorkers() {
+  Stop();
+  if (params_.limits.pool) params_.limits.pool->Want(false);
+}
 
 void SnapshotWorkers::Start() {
   running_ = conns_.size();

@@ -473,20 +473,44 @@ Value ConvertArrayText(uint32_t element_oid, std::string_view text, char delimit
   return Value::Of(ValueKind::kJson, std::move(out));
 }
 
-Value ConvertText(uint32_t type_oid, std::string_view text) {
+namespace {
+
+// The UTC forms the session settings give ("2026-11-24 10:00:00[.f]" and, for timestamptz,
+// "+00" after it) rewritten without a second pass: the space becomes 'T' and "+00" 'Z'.
+// False for anything else (other years, BC, infinity, other offsets), which the general
+// rules handle.
+bool FastDateTime(bool tz, std::string_view text, std::string* out) {
+  size_t end = text.size();
+  if (tz) {
+    if (end < 22 || text.substr(end - 3) != "+00") return false;
+    end -= 3;
+  } else if (end < 19) {
+    return false;
+  }
+  if (text[4] != '-' || text[7] != '-' || text[10] != ' ' || text[13] != ':' || text[16] != ':') {
+    return false;
+  }
+  // The fraction, if any: digits after a point ("BC" and offsets fail here).
+  if (end > 19) {
+    if (text[19] != '.') return false;
+    for (size_t i = 20; i < end; ++i) {
+      if (!IsDigit(text[i])) return false;
+    }
+  }
+  out->assign(text.data(), end);
+  (*out)[10] = 'T';
+  if (tz) out->push_back('Z');
+  return true;
+}
+
+// ConvertTextInto for the types without a fast rule below.
+Value ConvertTextGeneral(uint32_t type_oid, std::string_view text) {
   switch (type_oid) {
     case kBoolOid:
       return ConvertBool(text);
-    case kInt2Oid:
-    case kInt4Oid:
-    case kInt8Oid:
-    case kOidOid:
-      return IsJsonInteger(text) ? Value::Of(ValueKind::kInt, std::string(text)) : AsString(text);
     case kFloat4Oid:
     case kFloat8Oid:
       return ConvertFloat(text);
-    case kNumericOid:
-      return Value::Of(ValueKind::kNumeric, std::string(text));
     case kJsonOid:
     case kJsonbOid:
       return ConvertJson(text);
@@ -507,6 +531,48 @@ Value ConvertText(uint32_t type_oid, std::string_view text) {
     return ConvertArrayText(element, text, type_oid == kBoxArrayOid ? ';' : ',');
   }
   return AsString(text);
+}
+
+void Assign(ValueKind kind, std::string_view text, Value* out) {
+  out->kind = kind;
+  out->text.assign(text);
+}
+
+}  // namespace
+
+void ConvertTextInto(uint32_t type_oid, std::string_view text, Value* out) {
+  // The common types write into out's own string, which keeps its buffer when a caller
+  // reuses the Value; the rest build a new Value.
+  switch (type_oid) {
+    case kInt2Oid:
+    case kInt4Oid:
+    case kInt8Oid:
+    case kOidOid:
+      return Assign(IsJsonInteger(text) ? ValueKind::kInt : ValueKind::kString, text, out);
+    case kNumericOid:
+      return Assign(ValueKind::kNumeric, text, out);
+    case kTextOid:
+    case kVarcharOid:
+    case kBpcharOid:
+    case kUuidOid:
+      return Assign(ValueKind::kString, text, out);
+    case kTimestampOid:
+    case kTimestamptzOid:
+      if (FastDateTime(type_oid == kTimestamptzOid, text, &out->text)) {
+        out->kind = ValueKind::kString;
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  *out = ConvertTextGeneral(type_oid, text);
+}
+
+Value ConvertText(uint32_t type_oid, std::string_view text) {
+  Value v;
+  ConvertTextInto(type_oid, text, &v);
+  return v;
 }
 
 }  // namespace sluice::pg

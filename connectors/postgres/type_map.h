@@ -56,6 +56,10 @@ inline constexpr uint32_t kJsonbOid = 3802;
 //   so a Value never carries invalid JSON.
 Value ConvertText(uint32_t type_oid, std::string_view text);
 
+// ConvertText into `out`, reusing its string's buffer for the common types (integers,
+// numeric, text, uuid, timestamps in the session's UTC form).
+void ConvertTextInto(uint32_t type_oid, std::string_view text, Value* out);
+
 // Array type OID -> element type OID for the built-in array types; 0 otherwise (user
 // types such as enum arrays have per-database OIDs: look them up in pg_type.typelem).
 uint32_t ArrayElementType(uint32_t array_oid);

@@ -19,6 +19,7 @@ namespace sluice {
 
 class StateStore;
 class SourceScan;
+class ChangePool;
 
 // Where a source hands its batches. Implemented by the pipeline.
 class BatchEmitter {
@@ -29,6 +30,9 @@ class BatchEmitter {
   // (keepalives, status updates). Returns false when the pipeline is stopping; the batch is
   // then dropped, which loses nothing since nothing past it was confirmed.
   virtual bool Emit(Batch&& batch, const std::function<void()>& while_waiting) = 0;
+  // Where the changes of applied batches go back for reuse (see ChangePool); null when the
+  // emitter keeps none.
+  virtual std::shared_ptr<ChangePool> change_pool() { return nullptr; }
 };
 
 // A table pattern from a pipe: schema or table may be "*".

@@ -96,7 +96,7 @@ bool Pipeline::Emit(Batch&& batch, const std::function<void()>& while_waiting) {
   // through every sink in order before it can be confirmed.
   coordinator_.Track(batch.id, batch.checkpoint);
   size_t bytes = batch.bytes;
-  auto shared = std::make_shared<const Batch>(std::move(batch));
+  BatchPtr shared = ChangePool::Share(change_pool_, std::move(batch));
   // Handing over a batch, or waiting for room (backpressure), is progress for /healthz.
   telemetry_.source_status->Beat();
   for (auto& slot : sinks_) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/bounded_queue.h"
+#include "core/change_pool.h"
 #include "core/sink.h"
 #include "core/source.h"
 #include "runtime/checkpoint.h"
@@ -90,6 +91,7 @@ class Pipeline : private BatchEmitter {
   };
 
   bool Emit(Batch&& batch, const std::function<void()>& while_waiting) override;
+  std::shared_ptr<ChangePool> change_pool() override { return change_pool_; }
   void Supervise();
   void RunSink(size_t index);
   // Calls `fn` until it stops answering Unavailable or the pipeline aborts.
@@ -107,6 +109,8 @@ class Pipeline : private BatchEmitter {
   std::vector<std::unique_ptr<Transform>> transforms_;
   CheckpointCoordinator coordinator_;
   const PipelineTelemetry telemetry_;
+  // Spent batches' changes for the source to fill again: a few, of at most 4 MB each.
+  const std::shared_ptr<ChangePool> change_pool_ = std::make_shared<ChangePool>(4, 4u << 20);
   Gauge& lag_seconds_;
 
   std::thread supervisor_;
