@@ -4,6 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/word_scan.h"
 
@@ -19,18 +22,40 @@ int HexValue(char c) {
   return -1;
 }
 
-// The index of the first tab or backslash in line[i..], or line.size(). Eight bytes at a
-// time: a row is mostly long runs of plain text between tabs.
+// The index of the first tab or backslash in line[i..], or line.size(). Sixteen bytes at a
+// time with SSE2 (eight without): a row is mostly long runs of plain text between tabs.
 static_assert(std::endian::native == std::endian::little,
               "FindDelimiter reads words little-endian");
 size_t FindDelimiter(std::string_view line, size_t i) {
-  while (i + 8 <= line.size()) {
-    uint64_t word = LoadWord(line.data() + i);
+  const char* p = line.data();
+  const size_t n = line.size();
+#if defined(__SSE2__)
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  auto delimiters = [&](const char* at) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    return static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, backslash))));
+  };
+  while (i + 16 <= n) {
+    if (unsigned found = delimiters(p + i); found != 0) {
+      return i + static_cast<size_t>(__builtin_ctz(found));
+    }
+    i += 16;
+  }
+  if (i < n && n >= 16) {
+    // The line's last sixteen bytes, less those before i (the mask is exact per byte).
+    unsigned found = delimiters(p + n - 16) >> (16 - (n - i));
+    return found != 0 ? i + static_cast<size_t>(__builtin_ctz(found)) : n;
+  }
+#endif
+  while (i + 8 <= n) {
+    uint64_t word = LoadWord(p + i);
     uint64_t found = BytesEqual(word, '\t') | BytesEqual(word, '\\');
     if (found != 0) return i + static_cast<size_t>(__builtin_ctzll(found) >> 3);
     i += 8;
   }
-  while (i < line.size() && line[i] != '\t' && line[i] != '\\') ++i;
+  while (i < n && p[i] != '\t' && p[i] != '\\') ++i;
   return i;
 }
 

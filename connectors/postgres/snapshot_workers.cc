@@ -60,7 +60,8 @@ void SnapshotWorkers::Work(size_t worker) {
       break;
     }
   }
-  running_.fetch_sub(1);
+  // The last reader to stop wakes the consumer at once instead of at its next timeout.
+  if (running_.fetch_sub(1) == 1) queue_.Close();
 }
 
 Result<std::optional<RangePiece>> SnapshotWorkers::Next(milliseconds timeout) {

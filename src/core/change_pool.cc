@@ -35,8 +35,4 @@ BatchPtr ChangePool::Share(const std::shared_ptr<ChangePool>& pool, Batch&& batc
   });
 }
 
-void FitBuffer(std::string& text, size_t size) {
-  if (text.capacity() > 256 && text.capacity() > 2 * size) std::string().swap(text);
-}
-
 }  // namespace sluice

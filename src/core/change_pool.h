@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "core/change.h"
@@ -44,6 +45,8 @@ class ChangePool {
 // change keeps no buffer far larger than its value: one over 256 bytes and over twice
 // `size` is dropped (the text is then empty). What a spent change holds stays in
 // proportion to the batch it was in.
-void FitBuffer(std::string& text, size_t size);
+inline void FitBuffer(std::string& text, size_t size) {
+  if (text.capacity() > 256 && text.capacity() > 2 * size) std::string().swap(text);
+}
 
 }  // namespace sluice
