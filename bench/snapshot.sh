@@ -95,7 +95,7 @@ EOF
   echo "$(bench_calc "$t_end - $t_slot") $(bench_calc "$t_end - $start") $cpu"
 }
 
-declare -A raw_s sluice_s total_s cpu_s
+declare -A raw_s sluice_s total_s cpu_s run_pct
 : >"$BENCH_OUT/snapshot.tsv"
 for ((run = 1; run <= BENCH_RUNS; run++)); do
   for p in "${parallelisms[@]}"; do
@@ -104,6 +104,7 @@ for ((run = 1; run <= BENCH_RUNS; run++)); do
     read -r s t c <<<"$out"
     sluice_log "run $run, parallelism $p: raw COPY ${r}s, sluice snapshot ${s}s (${t}s from process start, ${c}s CPU)"
     raw_s[$p]+=" $r"
+    run_pct[$p]+="${run_pct[$p]:+/}$(bench_pct "$r" "$s" | tr -d '%')"
     sluice_s[$p]+=" $s"
     total_s[$p]+=" $t"
     cpu_s[$p]+=" $c"
@@ -127,8 +128,11 @@ bench_md "A table of $(bench_fmt "$rows") rows (${row_bytes} bytes a row by \`pg
   "  slot's creation. Its CPU is user + system time of the whole process (every thread, from" \
   "  its start) per row." \
   "" \
-  "| parallelism | raw COPY rows/s | sluice rows/s | sluice / raw | sluice s (from process start) | sluice CPU per row |" \
-  "| ---: | ---: | ---: | ---: | ---: | ---: |"
+  "The runs alternate raw COPY and sluice, so each run's own ratio is also shown: a slow" \
+  "spell of this shared machine tends to hit one run rather than one side." \
+  "" \
+  "| parallelism | raw COPY rows/s | sluice rows/s | sluice / raw | each run | sluice s (from process start) | sluice CPU per row |" \
+  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for p in "${parallelisms[@]}"; do
   # shellcheck disable=SC2086 # the lists are space-separated numbers
   r=$(bench_median ${raw_s[$p]})
@@ -141,7 +145,7 @@ for p in "${parallelisms[@]}"; do
   target=""
   ((p == 1)) && target=80
   bench_ratio "snapshot, parallelism $p, vs COPY" "$r" "$s" "$target"
-  bench_md "| $p | $(bench_fmt "$(bench_rate "$rows" "$r")") | $(bench_fmt "$(bench_rate "$rows" "$s")") | $(bench_pct "$r" "$s") | $s ($t) | $(bench_us_per "$c" "$rows") µs |"
+  bench_md "| $p | $(bench_fmt "$(bench_rate "$rows" "$r")") | $(bench_fmt "$(bench_rate "$rows" "$s")") | $(bench_pct "$r" "$s") | ${run_pct[$p]}% | $s ($t) | $(bench_us_per "$c" "$rows") µs |"
 done
 if ((${#parallelisms[@]} == 1)); then
   bench_md "" "Only parallelism 1: this build of sluice has no \`snapshot_parallelism\` option."
