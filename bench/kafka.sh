@@ -132,7 +132,7 @@ source_sluice() {
   metric_value=0
   until [[ ${metric_value:-0} -ge $rows ]]; do
     ((SECONDS < deadline)) || sluice_die "the kafka source read ${metric_value:-0} of $rows messages in 300 s"
-    sluice_pid_alive "$pid" || sluice_die "sluice exited while reading"
+    bench_pid_alive "$pid" || sluice_die "sluice exited while reading"
     sleep 0.02
     metric "$port" sluice_null_changes_total
   done
