@@ -159,42 +159,24 @@ bool CopyFieldReader::Next(CopyField* field, std::string* scratch) {
   return true;
 }
 
-bool CopyLineParser::Parse(std::string_view line) {
-  fields_.clear();
-  escaped_.clear();
+bool ParseCopyTextLine(std::string_view line, std::vector<std::optional<std::string>>* fields) {
   CopyFieldReader reader(line);
   CopyField field;
-  while (true) {
-    // Each escaped field gets its own buffer. Their views are set once the line is done,
-    // as the buffers may still move while more are added.
-    size_t index = fields_.size();
-    if (unescaped_.size() <= index) unescaped_.resize(index + 1);
-    std::string& buffer = unescaped_[index];
-    if (!reader.Next(&field, &buffer)) break;
-    if (!field.null && !field.text.empty() && field.text.data() == buffer.data()) {
-      escaped_.push_back(index);
-    }
-    fields_.push_back(field);
-  }
-  for (size_t index : escaped_) fields_[index].text = unescaped_[index];
-  return !reader.malformed();
-}
-
-bool ParseCopyTextLine(std::string_view line, std::vector<std::optional<std::string>>* fields) {
-  CopyLineParser parser;
-  if (!parser.Parse(line)) return false;
-  fields->resize(parser.fields().size());
-  for (size_t i = 0; i < fields->size(); ++i) {
-    const CopyField& f = parser.fields()[i];
-    std::optional<std::string>& out = (*fields)[i];
-    if (f.null) {
+  std::string scratch;
+  size_t n = 0;
+  while (reader.Next(&field, &scratch)) {
+    if (fields->size() <= n) fields->emplace_back();
+    std::optional<std::string>& out = (*fields)[n++];
+    if (field.null) {
       out.reset();
     } else if (out) {
-      out->assign(f.text);  // keeps the string's buffer
+      out->assign(field.text);  // keeps the string's buffer
     } else {
-      out.emplace(f.text);
+      out.emplace(field.text);
     }
   }
+  if (reader.malformed()) return false;
+  fields->resize(n);
   return true;
 }
 

@@ -42,19 +42,4 @@ class CopyFieldReader {
   bool malformed_ = false;
 };
 
-// ParseCopyTextLine without copying: a field without escapes (most of them) views the line,
-// one with escapes views the parser's own buffer for it. The views stay valid until the next
-// Parse() and while the line lives. One thread; reuse it for every line of a COPY.
-class CopyLineParser {
- public:
-  // Same rules and result as ParseCopyTextLine.
-  bool Parse(std::string_view line);
-  const std::vector<CopyField>& fields() const { return fields_; }
-
- private:
-  std::vector<CopyField> fields_;
-  std::vector<std::string> unescaped_;  // by field index, reused across lines
-  std::vector<size_t> escaped_;         // fields of this line whose text is in unescaped_
-};
-
 }  // namespace sluice::pg

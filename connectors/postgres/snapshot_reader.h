@@ -10,7 +10,6 @@
 #include <unordered_map>
 
 #include "connectors/postgres/catalog.h"
-#include "connectors/postgres/copy_text.h"
 #include "connectors/postgres/pg_conn.h"
 #include "core/change.h"
 #include "core/change_pool.h"
