@@ -19,6 +19,7 @@ Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, 
   auto run = StartSnapshot(meta, snapshot_name, tag, out.change_pool());
   if (!run.ok()) return run.status();
   if (!*run) return Status::Ok();
+  BulkScheduling bulk;  // this thread emits the snapshot; the stream gets its policy back
   while (!(*run)->workers->finished()) {
     if (stop) return Status::Cancelled("stopping during snapshot");
     ctx_.status->Beat();
@@ -49,20 +50,24 @@ Result<std::unique_ptr<PostgresSource::SnapshotRun>> PostgresSource::StartSnapsh
     if (!r.ok()) return r.status();
     name = GetText(r->get(), 0, 0);
   }
-  auto first = OpenSnapshotConn(options_.dsn, name);
-  if (!first.ok()) return first.status();
-  SLUICE_RETURN_IF_ERROR(PlanTables(*first, todo));
+  auto conns = pending_conns_.Take(options_.dsn, ReadersFor(todo));
+  if (!conns.ok()) return conns.status();
+  for (PgConn& c : *conns) SLUICE_RETURN_IF_ERROR(ImportSnapshot(c, name));
+  SLUICE_RETURN_IF_ERROR(PlanTables(conns->front(), todo));
   auto run = std::make_unique<SnapshotRun>();
   run->tag = tag;
-  std::vector<RangeJob> jobs = SnapshotJobs(*first, todo, &run->progress);
-  std::vector<PgConn> conns;
-  conns.push_back(std::move(first).value());
+  std::vector<RangeJob> jobs = SnapshotJobs(conns->front(), todo, &run->progress);
   size_t readers = std::min<size_t>(static_cast<size_t>(options_.snapshot_parallelism),
                                     std::max<size_t>(jobs.size(), 1));
-  while (conns.size() < readers) {
-    auto c = OpenSnapshotConn(options_.dsn, name);
-    if (!c.ok()) return c.status();
-    conns.push_back(std::move(c).value());
+  if (readers < conns->size())
+    conns->erase(conns->begin() + static_cast<ptrdiff_t>(readers), conns->end());
+  if (readers > conns->size()) {  // more ranges than the estimates promised
+    auto more = pending_conns_.Take(options_.dsn, readers - conns->size());
+    if (!more.ok()) return more.status();
+    for (PgConn& c : *more) {
+      SLUICE_RETURN_IF_ERROR(ImportSnapshot(c, name));
+      conns->push_back(std::move(c));
+    }
   }
   if (snapshot_name.empty()) {
     // Every reader holds the snapshot now; the exporting transaction may end.
@@ -70,10 +75,10 @@ Result<std::unique_ptr<PostgresSource::SnapshotRun>> PostgresSource::StartSnapsh
     if (!commit.ok()) return commit.status();
   }
   spdlog::info("pipeline {}: snapshot at {}: {} ranges of {} tables over {} connections",
-               ctx_.pipeline, tag.ToString(), jobs.size(), todo.size(), conns.size());
+               ctx_.pipeline, tag.ToString(), jobs.size(), todo.size(), conns->size());
   run->job_rows.assign(jobs.size(), 0);
   run->workers = std::make_unique<SnapshotWorkers>(
-      std::move(conns), std::move(jobs),
+      std::move(conns).value(), std::move(jobs),
       SnapshotWorkers::Params{
           &types_, ctx_.source, tag,
           SnapshotLimits{ctx_.batch_max_changes, ctx_.batch_max_bytes, std::move(pool)}});
@@ -81,6 +86,14 @@ Result<std::unique_ptr<PostgresSource::SnapshotRun>> PostgresSource::StartSnapsh
   run->last_log = std::chrono::steady_clock::now();
   ReportSnapshot(run->progress, true);
   return run;
+}
+
+size_t PostgresSource::ReadersFor(const std::vector<const TableInfo*>& todo) const {
+  int64_t ranges = 0;
+  for (const TableInfo* t : todo) {
+    ranges += std::max<int64_t>(t->estimated_rows, 0) / options_.snapshot_chunk_rows + 1;
+  }
+  return static_cast<size_t>(std::min<int64_t>(options_.snapshot_parallelism, ranges));
 }
 
 Status PostgresSource::PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchEmitter& out,
@@ -112,8 +125,11 @@ Status PostgresSource::PlanTables(PgConn& conn, const std::vector<const TableInf
             ctx_.pipeline, t->Qualified());
       }
     }
-    auto plan = PlanTable(conn, *t, options_.snapshot_chunk_rows);
+    std::string how;
+    auto plan = PlanTable(conn, *t, options_.snapshot_chunk_rows, &how);
     if (!plan.ok()) return plan.status();
+    spdlog::info("pipeline {}: {} splits into {} key ranges ({})", ctx_.pipeline, t->Qualified(),
+                 plan->ranges(), how);
     std::lock_guard lock(state_mu_);
     state_.plans[t->Qualified()] = std::move(plan).value();
     changed = true;

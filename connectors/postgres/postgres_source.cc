@@ -257,6 +257,10 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
     }
     tag = slot->confirmed_flush;
   } else {
+    // The snapshot readers connect while the slot is created.
+    std::vector<const TableInfo*> all;
+    for (const auto& t : tables_) all.push_back(&t);
+    pending_conns_.Open(options_.dsn, ReadersFor(all));
     std::string sql = "CREATE_REPLICATION_SLOT " + repl->Ident(options_.slot) +
                       " LOGICAL pgoutput EXPORT_SNAPSHOT";
     auto r = repl->Exec(sql);

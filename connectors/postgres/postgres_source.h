@@ -82,6 +82,9 @@ class PostgresSource : public Source {
   // `pool` (may be null); null when every table is done.
   Result<std::unique_ptr<SnapshotRun>> StartSnapshot(PgConn& meta, const std::string& snapshot_name,
                                                      Lsn tag, std::shared_ptr<ChangePool> pool);
+  // Readers worth opening for `todo`: the parallelism, or fewer when the tables' row
+  // estimates promise fewer ranges.
+  size_t ReadersFor(const std::vector<const TableInfo*>& todo) const;
   // Emits the next piece the readers have, waiting up to `wait` for one; reports progress.
   Status PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchEmitter& out,
                       std::chrono::milliseconds wait, const std::function<void()>& while_waiting);
@@ -113,6 +116,7 @@ class PostgresSource : public Source {
   TypeOverrides types_;                        // source thread: domains and user-type arrays
   bool state_loaded_ = false;                  // source thread
   std::unique_ptr<ReplicationStream> stream_;  // source thread
+  PendingConns pending_conns_;                 // source thread: snapshot readers being opened
 
   // Highest commit end LSN durable in every sink: what we send as flush_lsn. Never ahead of
   // the sinks, or a crash could lose changes we still need.

@@ -1,5 +1,6 @@
 #include "connectors/postgres/snapshot_plan.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace sluice::pg {
@@ -22,16 +23,69 @@ std::string TableName(const PgConn& conn, const TableInfo& t) {
   return conn.Ident(t.schema) + "." + conn.Ident(t.name);
 }
 
+// Bounds from the statistics of `table`'s one key column, or nothing when there are none,
+// they are stale, or too coarse for ranges of `chunk_rows`.
+Result<std::vector<std::vector<std::string>>> StatisticsBounds(PgConn& conn, const TableInfo& table,
+                                                               int64_t chunk_rows) {
+  // histogram_bounds is anyarray: through text[], its elements come out as their text
+  // forms, one row each. A partitioned table's statistics are the inherited ones.
+  auto r = conn.Exec(
+      "SELECT h.b, greatest(c.reltuples, 0)::bigint, coalesce(u.n_mod_since_analyze, 0) "
+      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "JOIN LATERAL (SELECT s.histogram_bounds FROM pg_stats s WHERE s.schemaname = n.nspname "
+      "AND s.tablename = c.relname AND s.attname = $2 AND s.histogram_bounds IS NOT NULL "
+      "ORDER BY s.inherited DESC LIMIT 1) s ON true "
+      "LEFT JOIN pg_stat_all_tables u ON u.relid = c.oid "
+      "CROSS JOIN LATERAL unnest(s.histogram_bounds::text::text[]) WITH ORDINALITY AS h(b, i) "
+      "WHERE c.oid = $1 ORDER BY h.i",
+      {std::to_string(table.oid), table.key_columns.front()});
+  if (!r.ok()) return r.status();
+  std::vector<std::vector<std::string>> out;
+  int n = PQntuples(r->get());
+  if (n == 0) return out;
+  double rows = std::stod(GetText(r->get(), 0, 1));
+  double changed = std::stod(GetText(r->get(), 0, 2));
+  if (rows <= 0 || changed > kMaxStaleFraction * rows) return out;
+  auto ranges = static_cast<size_t>(std::llround(rows / static_cast<double>(chunk_rows)));
+  std::vector<std::string> histogram;
+  histogram.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) histogram.push_back(GetText(r->get(), i, 0));
+  for (auto& b : HistogramBounds(histogram, ranges)) out.push_back({std::move(b)});
+  return out;
+}
+
 }  // namespace
 
-Result<TablePlan> PlanTable(PgConn& conn, const TableInfo& table, int64_t chunk_rows) {
+std::vector<std::string> HistogramBounds(const std::vector<std::string>& histogram, size_t ranges) {
+  if (ranges < 2 || histogram.size() < 2) return {};
+  size_t buckets = histogram.size() - 1;
+  if (buckets < kMinBucketsPerRange * ranges) return {};
+  std::vector<std::string> out;
+  for (size_t i = 1; i < ranges; ++i) out.push_back(histogram[(i * buckets + ranges / 2) / ranges]);
+  return out;
+}
+
+Result<TablePlan> PlanTable(PgConn& conn, const TableInfo& table, int64_t chunk_rows,
+                            std::string* how) {
   TablePlan plan;
   plan.key = table.key_columns;
+  *how = "no key columns";
   if (plan.key.empty() || chunk_rows <= 0) return plan;
   std::string keys = KeyList(conn, plan.key);
   std::string from = TableName(conn, table);
   int64_t every = chunk_rows;
   double percent = SamplePercent(table.estimated_rows, chunk_rows);
+  if (percent > 0 && plan.key.size() == 1) {
+    auto bounds = StatisticsBounds(conn, table, chunk_rows);
+    if (!bounds.ok()) {
+      return bounds.status().WithContext("reading the statistics of " + table.Qualified());
+    }
+    if (!bounds->empty()) {
+      plan.bounds = std::move(bounds).value();
+      *how = "from the key column's statistics";
+      return plan;
+    }
+  }
   if (percent > 0) {
     // Bounds from a block sample: every kSampleKeysPerRange-th sampled key. Reads a few
     // percent of the table instead of every key, at the price of ranges that are only
@@ -40,6 +94,9 @@ Result<TablePlan> PlanTable(PgConn& conn, const TableInfo& table, int64_t chunk_
     std::snprintf(text, sizeof(text), "%.9g", percent);
     from += std::string(" TABLESAMPLE SYSTEM (") + text + ")";
     every = kSampleKeysPerRange;
+    *how = std::string("from a ") + text + "% block sample of the key";
+  } else {
+    *how = "by one pass over the key";
   }
   std::string sql = "SELECT " + keys + " FROM (SELECT " + keys + ", row_number() OVER (ORDER BY " +
                     keys + ") AS sluice_rn FROM " + from + ") b WHERE sluice_rn % " +

@@ -13,12 +13,28 @@
 namespace sluice::pg {
 
 // A plan for `table` with ranges of about `chunk_rows` rows, inside the connection's
-// current transaction and snapshot. A large table (SamplePercent > 0) gets its bounds from a
-// block sample of the key (TABLESAMPLE SYSTEM): every kSampleKeysPerRange-th sampled key in
-// key order, so the ranges are chunk_rows long give or take the sample's error. Otherwise
-// every chunk_rows-th key in key order becomes a bound (one index-ordered pass over the key).
-// A table without key columns, or with at most `chunk_rows` rows, gets one range.
-Result<TablePlan> PlanTable(PgConn& conn, const TableInfo& table, int64_t chunk_rows);
+// current transaction and snapshot. A large table (SamplePercent > 0) with a one-column key
+// takes its bounds from the key column's histogram (pg_stats) when the statistics are fresh
+// (rows changed since the last ANALYZE at most kMaxStaleFraction of the rows) and have at
+// least kMinBucketsPerRange buckets per range: no read at all. Otherwise a large table gets
+// its bounds from a block sample of the key (TABLESAMPLE SYSTEM): every
+// kSampleKeysPerRange-th sampled key in key order, so the ranges are chunk_rows long give or
+// take the sample's error. Any other table: every chunk_rows-th key in key order becomes a
+// bound (one index-ordered pass over the key). A table without key columns, or with at most
+// `chunk_rows` rows, gets one range. (Whatever the bounds, the ranges cover every key: they
+// only decide how equal the ranges are.) `how` says which way the bounds came, for the log.
+Result<TablePlan> PlanTable(PgConn& conn, const TableInfo& table, int64_t chunk_rows,
+                            std::string* how);
+
+// Statistics older than this fraction of the table's rows changed are not used for bounds.
+inline constexpr double kMaxStaleFraction = 0.2;
+// Histogram buckets a range needs at least for its bounds to come from the histogram.
+inline constexpr size_t kMinBucketsPerRange = 2;
+
+// `ranges - 1` bounds out of a histogram (its bounds, ascending, equal-frequency buckets
+// between them): the bound closest to each i/ranges of the way. Empty when the histogram has
+// fewer than kMinBucketsPerRange buckets a range, or `ranges` < 2.
+std::vector<std::string> HistogramBounds(const std::vector<std::string>& histogram, size_t ranges);
 
 // Sampled keys per range: enough that a range's length is off by a few percent, not tens.
 inline constexpr int64_t kSampleKeysPerRange = 1000;

@@ -144,14 +144,51 @@ Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& type
   return Status::Ok();
 }
 
+Status ImportSnapshot(PgConn& conn, const std::string& snapshot) {
+  auto begin = conn.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (!begin.ok()) return begin.status();
+  auto imp = conn.Exec("SET TRANSACTION SNAPSHOT " + conn.Literal(snapshot));
+  return imp.ok() ? Status::Ok() : imp.status();
+}
+
 Result<PgConn> OpenSnapshotConn(const std::string& dsn, const std::string& snapshot) {
   auto conn = PgConn::Connect(dsn, false);
   if (!conn.ok()) return conn.status();
-  auto begin = conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  if (!begin.ok()) return begin.status();
-  auto imp = conn->Exec("SET TRANSACTION SNAPSHOT " + conn->Literal(snapshot));
-  if (!imp.ok()) return imp.status();
+  SLUICE_RETURN_IF_ERROR(ImportSnapshot(*conn, snapshot));
   return conn;
+}
+
+PendingConns::~PendingConns() = default;  // each future waits for its connection
+
+void PendingConns::Open(const std::string& dsn, size_t n) {
+  pending_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    pending_.push_back(
+        std::async(std::launch::async, [dsn] { return PgConn::Connect(dsn, false); }));
+  }
+}
+
+Result<std::vector<PgConn>> PendingConns::Take(const std::string& dsn, size_t n) {
+  if (pending_.size() < n) {
+    std::vector<std::future<Result<PgConn>>> held = std::move(pending_);
+    Open(dsn, n - held.size());
+    for (auto& f : pending_) held.push_back(std::move(f));
+    pending_ = std::move(held);
+  }
+  std::vector<std::future<Result<PgConn>>> pending = std::move(pending_);
+  pending_.clear();
+  std::vector<PgConn> conns;
+  Status first;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    auto conn = pending[i].get();
+    if (!conn.ok()) {
+      if (first.ok()) first = conn.status();
+    } else if (i < n) {
+      conns.push_back(std::move(conn).value());
+    }
+  }
+  if (!first.ok()) return first;
+  return conns;
 }
 
 }  // namespace sluice::pg

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string_view>
 #include <unordered_map>
@@ -52,9 +53,32 @@ Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& type
                  const std::string& source_name, const std::string& copy_sql, Lsn tag,
                  const SnapshotLimits& limits, const EmitFn& emit);
 
-// A connection inside a read-only repeatable-read transaction that imported `snapshot`
-// (pg_export_snapshot() or CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT): it sees exactly
-// what the exporting transaction sees.
+// Starts a read-only repeatable-read transaction on `conn` that imports `snapshot`
+// (pg_export_snapshot() or CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT): the connection then
+// sees exactly what the exporting transaction sees.
+Status ImportSnapshot(PgConn& conn, const std::string& snapshot);
+
+// A new connection that imported `snapshot` (ImportSnapshot).
 Result<PgConn> OpenSnapshotConn(const std::string& dsn, const std::string& snapshot);
+
+// Connections for the snapshot readers, each opened on a thread of its own. A connection
+// costs TCP, startup and authentication round trips (about 15 ms on loopback, more across a
+// network); opened at once, and before the slot they read from is created, the readers do
+// not wait for them one after another. One thread uses it.
+class PendingConns {
+ public:
+  PendingConns() = default;
+  PendingConns(const PendingConns&) = delete;
+  PendingConns& operator=(const PendingConns&) = delete;
+  ~PendingConns();
+  // Starts opening `n` connections to `dsn`, closing any still held.
+  void Open(const std::string& dsn, size_t n);
+  // `n` connections: those Open started (waiting for them), and the rest opened now, at
+  // once. The first failure is returned; nothing is held afterwards.
+  Result<std::vector<PgConn>> Take(const std::string& dsn, size_t n);
+
+ private:
+  std::vector<std::future<Result<PgConn>>> pending_;
+};
 
 }  // namespace sluice::pg

@@ -1,8 +1,26 @@
 #include "connectors/postgres/snapshot_workers.h"
 
+#include <sched.h>
+
 namespace sluice::pg {
 
 using std::chrono::milliseconds;
+
+BulkScheduling::BulkScheduling() {
+#ifdef SCHED_BATCH
+  // 0: the calling thread (Linux applies scheduling policies per thread).
+  sched_param param{};
+  changed_ =
+      sched_getscheduler(0) == SCHED_OTHER && sched_setscheduler(0, SCHED_BATCH, &param) == 0;
+#endif
+}
+
+BulkScheduling::~BulkScheduling() {
+#ifdef SCHED_BATCH
+  sched_param param{};
+  if (changed_) sched_setscheduler(0, SCHED_OTHER, &param);
+#endif
+}
 
 SnapshotWorkers::SnapshotWorkers(std::vector<PgConn> conns, std::vector<RangeJob> jobs,
                                  Params params)
@@ -43,6 +61,7 @@ bool SnapshotWorkers::Push(RangePiece&& piece) {
 }
 
 void SnapshotWorkers::Work(size_t worker) {
+  BulkScheduling bulk;
   PgConn& conn = conns_[worker];
   while (!cancel_) {
     size_t job = next_job_.fetch_add(1);

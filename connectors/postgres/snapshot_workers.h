@@ -19,6 +19,23 @@
 
 namespace sluice::pg {
 
+// While alive, the calling thread runs under SCHED_BATCH (Linux) if it ran under the
+// default policy, and gets that back at the end. A snapshot is bulk work: a thread of this
+// policy that wakes (as a reader does each time the server's COPY data arrives) waits for the
+// next scheduling tick instead of preempting the thread on its CPU, which beside the database
+// is the backend producing the rows, or another process of the database. Its share of CPU
+// time is unchanged.
+class BulkScheduling {
+ public:
+  BulkScheduling();
+  ~BulkScheduling();
+  BulkScheduling(const BulkScheduling&) = delete;
+  BulkScheduling& operator=(const BulkScheduling&) = delete;
+
+ private:
+  bool changed_ = false;
+};
+
 // One key range to read.
 struct RangeJob {
   const TableInfo* table = nullptr;  // outlives the workers

@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "connectors/postgres/snapshot_reader.h"
 #include "integration/postgres_test_util.h"
 #include "support/stdout_pipeline.h"
 
@@ -165,6 +167,91 @@ TEST_CASE(
   CHECK(LogHas(dir, "snapshot progress: public.items"));
   sluice->Signal(SIGTERM);
   CHECK(sluice->Wait(seconds(30)) == 0);
+}
+
+TEST_CASE("PostgresSnapshot: a large analyzed table is split by its key's statistics",
+          "[integration][postgres][snapshot]") {
+  TestDb db("it_snap_stats");
+  CreateItems(db, 100000);
+  TempDir dir("snap-stats");
+  WriteFile(dir.File("sluice.yaml"),
+            WithSourceOptions(StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"),
+                              "    snapshot_chunk_rows: 20000\n"));
+  SECTION("fresh statistics: ranges from the histogram, each about as long as asked") {
+    db.Exec("ANALYZE items");
+    auto sluice = StartSluice(dir);
+    RequireConverged(db, dir);
+    CHECK(LogHas(dir, "public.items splits into 5 key ranges (from the key column's statistics)"));
+    // ANALYZE's sample is 30,000 rows; a 5% block sample is about 40 blocks of keys.
+    std::string log = ReadFile(dir.File("stderr.log"));
+    for (int r = 0; r < 5; ++r) {
+      std::string tag = "range " + std::to_string(r) + " of 5 read (";
+      auto at = log.find(tag);
+      REQUIRE(at != std::string::npos);
+      long rows = std::stol(log.substr(at + tag.size()));
+      INFO("range " << r << ": " << rows << " rows");
+      CHECK(std::abs(rows - 20000) <= 2000);
+    }
+    CHECK(ReadKeysAreUnique(ApplyJsonLines(dir.File("out.jsonl"))));
+    sluice->Signal(SIGTERM);
+    CHECK(sluice->Wait(seconds(30)) == 0);
+  }
+  SECTION("statistics older than a fifth of the rows changed: a block sample") {
+    db.Exec("ANALYZE items");
+    db.Exec("UPDATE items SET qty = qty + 1 WHERE id % 4 = 0");  // 25% of the rows changed
+    REQUIRE(WaitFor(
+        [&] {
+          return std::stol(db.Query("SELECT n_mod_since_analyze FROM pg_stat_user_tables "
+                                    "WHERE relname = 'items'")[0][0]) >= 25000;
+        },
+        seconds(30)));
+    auto sluice = StartSluice(dir);
+    RequireConverged(db, dir);
+    CHECK(LogHas(dir, "% block sample of the key)"));
+    CHECK(ReadKeysAreUnique(ApplyJsonLines(dir.File("out.jsonl"))));
+    sluice->Signal(SIGTERM);
+    CHECK(sluice->Wait(seconds(30)) == 0);
+  }
+}
+
+TEST_CASE("PendingConns: the readers' connections open together, extras are closed",
+          "[integration][postgres][snapshot]") {
+  TestDb db("it_snap_conns");
+  // Backends of this database other than the test's own connection.
+  auto others = [&] {
+    return std::stoi(
+        db.Query("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                 "current_database() AND pid <> pg_backend_pid()")[0][0]);
+  };
+  pg::PendingConns pending;
+  pending.Open(db.Dsn(), 3);
+  auto taken = pending.Take(db.Dsn(), 2);
+  REQUIRE(taken.ok());
+  REQUIRE(taken->size() == 2);
+  std::set<std::string> pids;
+  for (auto& conn : *taken) {
+    auto r = conn.Exec("SELECT pg_backend_pid()");
+    REQUIRE(r.ok());
+    pids.insert(pg::GetText(r->get(), 0, 0));
+  }
+  CHECK(pids.size() == 2);
+  // The third was opened, then closed by Take.
+  CHECK(WaitFor([&] { return others() == 2; }, seconds(10)));
+
+  // Nothing pending: Take opens them itself; more than were pending: it opens the rest.
+  auto fresh = pending.Take(db.Dsn(), 2);
+  REQUIRE(fresh.ok());
+  CHECK(fresh->size() == 2);
+  pending.Open(db.Dsn(), 1);
+  auto topped = pending.Take(db.Dsn(), 3);
+  REQUIRE(topped.ok());
+  CHECK(topped->size() == 3);
+  CHECK(WaitFor([&] { return others() == 7; }, seconds(10)));
+
+  // A server that is not there: the first error, nothing held.
+  auto bad = pending.Take("host=127.0.0.1 port=1 dbname=x connect_timeout=2", 2);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("cannot connect to PostgreSQL") != std::string::npos);
 }
 
 }  // namespace sluice::test

@@ -24,5 +24,27 @@ TEST_CASE("SnapshotPlan: large tables are split from a sample, small ones exactl
   }
 }
 
+TEST_CASE("SnapshotPlan: bounds from a histogram, when it has buckets enough",
+          "[unit][postgres][snapshot]") {
+  std::vector<std::string> histogram;  // "0" .. "100": 100 equal-frequency buckets
+  for (int i = 0; i <= 100; ++i) histogram.push_back(std::to_string(i));
+  SECTION("every tenth bound for ten ranges") {
+    CHECK(HistogramBounds(histogram, 10) ==
+          std::vector<std::string>{"10", "20", "30", "40", "50", "60", "70", "80", "90"});
+  }
+  SECTION("the nearest bound when the buckets do not divide evenly") {
+    CHECK(HistogramBounds(histogram, 3) == std::vector<std::string>{"33", "67"});
+  }
+  SECTION("at least two buckets a range, or nothing") {
+    CHECK(HistogramBounds(histogram, 50).size() == 49);
+    CHECK(HistogramBounds(histogram, 51).empty());
+  }
+  SECTION("one range needs no bound") {
+    CHECK(HistogramBounds(histogram, 1).empty());
+    CHECK(HistogramBounds(histogram, 0).empty());
+    CHECK(HistogramBounds({}, 4).empty());
+  }
+}
+
 }  // namespace
 }  // namespace sluice::pg
