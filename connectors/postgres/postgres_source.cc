@@ -185,6 +185,7 @@ Status PostgresSource::Run(BatchEmitter& out, const std::atomic<bool>& stop) {
   Backoff backoff(milliseconds(500), milliseconds(30000));
   while (!stop) {
     Status s = RunOnce(out, stop);
+    pending_conns_.Close();  // whatever the snapshot did not take
     if (stop || s.code() == StatusCode::kCancelled) break;
     if (s.code() != StatusCode::kUnavailable) {
       ctx_.status->Set(SourcePhase::kStopped, s.ToString());
@@ -215,10 +216,19 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
   types_ = std::move(types).value();
   SLUICE_RETURN_IF_ERROR(
       EnsurePublication(*meta, options_.publication, options_.managed_publication, tables_));
-  auto repl = PgConn::Connect(options_.dsn, true);
-  if (!repl.ok()) return repl.status();
   SLUICE_RETURN_IF_ERROR(ResolveSlotName(*meta));
   SLUICE_RETURN_IF_ERROR(LoadStateOnce());
+  {
+    // Tables to snapshot: their readers connect while the slot is looked up or created.
+    std::vector<const TableInfo*> todo;
+    std::lock_guard lock(state_mu_);
+    for (const auto& t : tables_) {
+      if (!state_.tables_done.count(t.Qualified())) todo.push_back(&t);
+    }
+    if (!todo.empty()) pending_conns_.Open(options_.dsn, ReadersFor(todo));
+  }
+  auto repl = PgConn::Connect(options_.dsn, true);
+  if (!repl.ok()) return repl.status();
   auto slot = LookupSlot(*meta, options_.slot);
   if (!slot.ok()) return slot.status();
   if (slot->exists && slot->database != database_) {
@@ -257,10 +267,6 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
     }
     tag = slot->confirmed_flush;
   } else {
-    // The snapshot readers connect while the slot is created.
-    std::vector<const TableInfo*> all;
-    for (const auto& t : tables_) all.push_back(&t);
-    pending_conns_.Open(options_.dsn, ReadersFor(all));
     std::string sql = "CREATE_REPLICATION_SLOT " + repl->Ident(options_.slot) +
                       " LOGICAL pgoutput EXPORT_SNAPSHOT";
     auto r = repl->Exec(sql);

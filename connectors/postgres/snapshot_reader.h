@@ -63,8 +63,8 @@ Result<PgConn> OpenSnapshotConn(const std::string& dsn, const std::string& snaps
 
 // Connections for the snapshot readers, each opened on a thread of its own. A connection
 // costs TCP, startup and authentication round trips (about 15 ms on loopback, more across a
-// network); opened at once, and before the slot they read from is created, the readers do
-// not wait for them one after another. One thread uses it.
+// network); opened at once, while the replication connection opens and the slot is
+// created, the readers do not wait for them one after another. One thread uses it.
 class PendingConns {
  public:
   PendingConns() = default;
@@ -73,6 +73,8 @@ class PendingConns {
   ~PendingConns();
   // Starts opening `n` connections to `dsn`, closing any still held.
   void Open(const std::string& dsn, size_t n);
+  // Closes any still held (waiting for those being opened).
+  void Close() { pending_.clear(); }
   // `n` connections: those Open started (waiting for them), and the rest opened now, at
   // once. The first failure is returned; nothing is held afterwards.
   Result<std::vector<PgConn>> Take(const std::string& dsn, size_t n);
