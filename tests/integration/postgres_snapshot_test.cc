@@ -18,16 +18,21 @@ namespace {
 
 using std::chrono::seconds;
 
-void SnapshotUnderWrites(int parallelism) {
-  std::string name = "it_snap_par" + std::to_string(parallelism);
-  TestDb db(name);
-  CreateItems(db, 20000);
-  TempDir dir("snap-par" + std::to_string(parallelism));
-  std::string options = "    snapshot_parallelism: " + std::to_string(parallelism) +
-                        "\n    snapshot_chunk_rows: 1500\n";
+// `items` with `rows` rows in `db`, and DIR/sluice.yaml piping it to the stdout sink `out`
+// with `options` (source option lines) added.
+void ItemsToStdout(TestDb& db, const TempDir& dir, int rows, const std::string& options) {
+  CreateItems(db, rows);
   WriteFile(
       dir.File("sluice.yaml"),
       WithSourceOptions(StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"), options));
+}
+
+void SnapshotUnderWrites(int parallelism) {
+  TestDb db("it_snap_par" + std::to_string(parallelism));
+  TempDir dir("snap-par" + std::to_string(parallelism));
+  ItemsToStdout(db, dir, 20000,
+                "    snapshot_parallelism: " + std::to_string(parallelism) +
+                    "\n    snapshot_chunk_rows: 1500\n");
   std::atomic<bool> stop{false};
   std::thread writer(WriteLoad, db.name(), std::ref(stop), 800, 3 + parallelism, 20000);
   auto sluice = StartSluice(dir);
@@ -114,11 +119,8 @@ TEST_CASE(
     "again",
     "[integration][postgres][snapshot]") {
   TestDb db("it_snap_kill");
-  CreateItems(db, 100000);
   TempDir dir("snap-kill");
-  WriteFile(dir.File("sluice.yaml"),
-            WithSourceOptions(StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"),
-                              "    snapshot_parallelism: 3\n    snapshot_chunk_rows: 1000\n"));
+  ItemsToStdout(db, dir, 100000, "    snapshot_parallelism: 3\n    snapshot_chunk_rows: 1000\n");
   std::atomic<bool> stop{false};
   // Bounded: enough to write through the first rounds; a writer running until the end
   // only makes the output (which the checks parse) larger.
@@ -172,11 +174,8 @@ TEST_CASE(
 TEST_CASE("PostgresSnapshot: a large analyzed table is split by its key's statistics",
           "[integration][postgres][snapshot]") {
   TestDb db("it_snap_stats");
-  CreateItems(db, 100000);
   TempDir dir("snap-stats");
-  WriteFile(dir.File("sluice.yaml"),
-            WithSourceOptions(StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"),
-                              "    snapshot_chunk_rows: 20000\n"));
+  ItemsToStdout(db, dir, 100000, "    snapshot_chunk_rows: 20000\n");
   SECTION("fresh statistics: ranges from the histogram, each about as long as asked") {
     db.Exec("ANALYZE items");
     auto sluice = StartSluice(dir);
