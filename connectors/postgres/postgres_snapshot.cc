@@ -30,13 +30,7 @@ Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, 
 
 Result<std::unique_ptr<PostgresSource::SnapshotRun>> PostgresSource::StartSnapshot(
     PgConn& meta, const std::string& snapshot_name, Lsn tag, std::shared_ptr<ChangePool> pool) {
-  std::vector<const TableInfo*> todo;
-  {
-    std::lock_guard lock(state_mu_);
-    for (const auto& t : tables_) {
-      if (!state_.tables_done.count(t.Qualified())) todo.push_back(&t);
-    }
-  }
+  std::vector<const TableInfo*> todo = TablesToSnapshot();
   if (todo.empty()) return std::unique_ptr<SnapshotRun>();
   std::string name = snapshot_name;
   if (name.empty()) {
@@ -86,6 +80,15 @@ Result<std::unique_ptr<PostgresSource::SnapshotRun>> PostgresSource::StartSnapsh
   run->last_log = std::chrono::steady_clock::now();
   ReportSnapshot(run->progress, true);
   return run;
+}
+
+std::vector<const TableInfo*> PostgresSource::TablesToSnapshot() {
+  std::vector<const TableInfo*> todo;
+  std::lock_guard lock(state_mu_);
+  for (const auto& t : tables_) {
+    if (!state_.tables_done.count(t.Qualified())) todo.push_back(&t);
+  }
+  return todo;
 }
 
 size_t PostgresSource::ReadersFor(const std::vector<const TableInfo*>& todo) const {

@@ -218,14 +218,9 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
       EnsurePublication(*meta, options_.publication, options_.managed_publication, tables_));
   SLUICE_RETURN_IF_ERROR(ResolveSlotName(*meta));
   SLUICE_RETURN_IF_ERROR(LoadStateOnce());
-  {
-    // Tables to snapshot: their readers connect while the slot is looked up or created.
-    std::vector<const TableInfo*> todo;
-    std::lock_guard lock(state_mu_);
-    for (const auto& t : tables_) {
-      if (!state_.tables_done.count(t.Qualified())) todo.push_back(&t);
-    }
-    if (!todo.empty()) pending_conns_.Open(options_.dsn, ReadersFor(todo));
+  // Tables to snapshot: their readers connect while the slot is looked up or created.
+  if (auto todo = TablesToSnapshot(); !todo.empty()) {
+    pending_conns_.Open(options_.dsn, ReadersFor(todo));
   }
   auto repl = PgConn::Connect(options_.dsn, true);
   if (!repl.ok()) return repl.status();

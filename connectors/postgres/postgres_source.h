@@ -82,6 +82,8 @@ class PostgresSource : public Source {
   // `pool` (may be null); null when every table is done.
   Result<std::unique_ptr<SnapshotRun>> StartSnapshot(PgConn& meta, const std::string& snapshot_name,
                                                      Lsn tag, std::shared_ptr<ChangePool> pool);
+  // The tables whose snapshot is not yet durable (all of them before the first one).
+  std::vector<const TableInfo*> TablesToSnapshot();
   // Readers worth opening for `todo`: the parallelism, or fewer when the tables' row
   // estimates promise fewer ranges.
   size_t ReadersFor(const std::vector<const TableInfo*>& todo) const;

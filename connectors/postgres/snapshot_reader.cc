@@ -162,6 +162,10 @@ PendingConns::~PendingConns() = default;  // each future waits for its connectio
 
 void PendingConns::Open(const std::string& dsn, size_t n) {
   pending_.clear();
+  Launch(dsn, n);
+}
+
+void PendingConns::Launch(const std::string& dsn, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     pending_.push_back(
         std::async(std::launch::async, [dsn] { return PgConn::Connect(dsn, false); }));
@@ -169,12 +173,7 @@ void PendingConns::Open(const std::string& dsn, size_t n) {
 }
 
 Result<std::vector<PgConn>> PendingConns::Take(const std::string& dsn, size_t n) {
-  if (pending_.size() < n) {
-    std::vector<std::future<Result<PgConn>>> held = std::move(pending_);
-    Open(dsn, n - held.size());
-    for (auto& f : pending_) held.push_back(std::move(f));
-    pending_ = std::move(held);
-  }
+  if (pending_.size() < n) Launch(dsn, n - pending_.size());
   std::vector<std::future<Result<PgConn>>> pending = std::move(pending_);
   pending_.clear();
   std::vector<PgConn> conns;

@@ -80,6 +80,8 @@ class PendingConns {
   Result<std::vector<PgConn>> Take(const std::string& dsn, size_t n);
 
  private:
+  void Launch(const std::string& dsn, size_t n);  // starts opening `n` more
+
   std::vector<std::future<Result<PgConn>>> pending_;
 };
 
