@@ -16,6 +16,7 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 Status ChangeBuilder::OnRelation(const RelationMsg& m) {
   Relation rel;
   rel.table = std::make_shared<const TableId>(TableId{source_, m.schema, m.name});
+  rel.held = held_.count({m.schema, m.name}) > 0;
   auto known = keys_.find({m.schema, m.name});
   for (size_t i = 0; i < m.columns.size(); ++i) {
     const RelationColumn& c = m.columns[i];
@@ -83,6 +84,11 @@ Change ChangeBuilder::NewChange(Op op, const Relation& rel) {
   return c;
 }
 
+bool ChangeBuilder::Skip(const Relation& rel) {
+  if (rel.held) ++seq_;
+  return rel.held;
+}
+
 void ChangeBuilder::Append(Change&& c, Batch* batch) {
   batch->bytes += c.ApproxBytes();
   batch->changes.push_back(std::move(c));
@@ -108,6 +114,7 @@ Result<ChangeBuilder::Effect> ChangeBuilder::Apply(const PgoutputMessage& messag
                  [&](const InsertMsg& m) {
                    auto rel = Find(m.relation_oid);
                    if (!rel.ok()) return void(status = rel.status());
+                   if (Skip(**rel)) return;
                    Change c = NewChange(Op::kInsert, **rel);
                    c.after = ToRow(**rel, m.new_tuple);
                    c.key = KeyOf(**rel, m.new_tuple);
@@ -116,6 +123,7 @@ Result<ChangeBuilder::Effect> ChangeBuilder::Apply(const PgoutputMessage& messag
                  [&](const UpdateMsg& m) {
                    auto rel = Find(m.relation_oid);
                    if (!rel.ok()) return void(status = rel.status());
+                   if (Skip(**rel)) return;
                    Change c = NewChange(Op::kUpdate, **rel);
                    c.after = ToRow(**rel, m.new_tuple);
                    c.key = KeyOf(**rel, m.new_tuple);
@@ -129,6 +137,7 @@ Result<ChangeBuilder::Effect> ChangeBuilder::Apply(const PgoutputMessage& messag
                  [&](const DeleteMsg& m) {
                    auto rel = Find(m.relation_oid);
                    if (!rel.ok()) return void(status = rel.status());
+                   if (Skip(**rel)) return;
                    Change c = NewChange(Op::kDelete, **rel);
                    c.key = KeyOf(**rel, m.old_tuple);
                    if (m.old_kind == 'O') c.before = ToRow(**rel, m.old_tuple);
@@ -138,7 +147,7 @@ Result<ChangeBuilder::Effect> ChangeBuilder::Apply(const PgoutputMessage& messag
                    for (uint32_t oid : m.relation_oids) {
                      auto rel = Find(oid);
                      if (!rel.ok()) return void(status = rel.status());
-                     Append(NewChange(Op::kTruncate, **rel), batch);
+                     if (!Skip(**rel)) Append(NewChange(Op::kTruncate, **rel), batch);
                    }
                  },
                  [&](const auto&) {},  // Origin, Type, logical decoding messages: nothing to apply

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -19,6 +20,8 @@ namespace sluice::pg {
 // Key columns by (schema, table), from the catalog. Tables missing here fall back to the
 // Relation message's key flags.
 using KeyColumns = std::map<std::pair<std::string, std::string>, std::vector<std::string>>;
+// Tables by (schema, table).
+using TableNames = std::set<std::pair<std::string, std::string>>;
 
 // One thread.
 class ChangeBuilder {
@@ -36,12 +39,18 @@ class ChangeBuilder {
 
   bool in_transaction() const { return in_txn_; }
 
+  // Changes of these tables are counted (the positions of the others stay those of a full
+  // replay) but not built: their snapshot is under way, and the stream is replayed for them
+  // once it is read. Applies to Relation messages from here on.
+  void HoldBack(TableNames tables) { held_ = std::move(tables); }
+
  private:
   struct Relation {
     std::shared_ptr<const TableId> table;
     std::vector<std::string> names;
     std::vector<ColumnType> types;  // the Relation message's type OIDs, resolved
     std::vector<size_t> key_index;  // positions of key columns in `names`
+    bool held = false;              // in `held_` when described
   };
 
   Status OnRelation(const RelationMsg& m);
@@ -49,10 +58,13 @@ class ChangeBuilder {
   Row ToRow(const Relation& rel, const Tuple& tuple) const;
   Row KeyOf(const Relation& rel, const Tuple& tuple) const;
   Change NewChange(Op op, const Relation& rel);
+  // Whether `rel` is held back; if so its change still takes an ordinal.
+  bool Skip(const Relation& rel);
   void Append(Change&& c, Batch* batch);
 
   std::string source_;
   KeyColumns keys_;
+  TableNames held_;
   TypeOverrides types_;
   std::unordered_map<uint32_t, Relation> relations_;
   bool in_txn_ = false;

@@ -23,7 +23,8 @@ Status PostgresSource::Snapshot(PgConn& meta, const std::string& snapshot_name, 
   while (!(*run)->workers->finished()) {
     if (stop) return Status::Cancelled("stopping during snapshot");
     ctx_.status->Beat();
-    SLUICE_RETURN_IF_ERROR(PumpSnapshot(**run, meta, out, milliseconds(200), nullptr));
+    auto pumped = PumpSnapshot(**run, meta, out, milliseconds(200), nullptr);
+    if (!pumped.ok()) return pumped.status();
   }
   return Status::Ok();
 }
@@ -86,7 +87,16 @@ std::vector<const TableInfo*> PostgresSource::TablesToSnapshot() {
   std::vector<const TableInfo*> todo;
   std::lock_guard lock(state_mu_);
   for (const auto& t : tables_) {
-    if (!state_.tables_done.count(t.Qualified())) todo.push_back(&t);
+    if (state_.tables_done.count(t.Qualified())) continue;
+    auto plan = state_.plans.find(t.Qualified());
+    size_t handed_on = 0;  // ranges durable or emitted by this process
+    if (plan != state_.plans.end()) {
+      handed_on = plan->second.done.size();
+      for (const auto& r : snapshot_order_) {
+        if (r.table == t.Qualified() && !plan->second.done.count(r.range)) ++handed_on;
+      }
+    }
+    if (plan == state_.plans.end() || handed_on < plan->second.ranges()) todo.push_back(&t);
   }
   return todo;
 }
@@ -99,19 +109,25 @@ size_t PostgresSource::ReadersFor(const std::vector<const TableInfo*>& todo) con
   return static_cast<size_t>(std::min<int64_t>(options_.snapshot_parallelism, ranges));
 }
 
-Status PostgresSource::PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchEmitter& out,
-                                    milliseconds wait, const std::function<void()>& while_waiting) {
+Result<bool> PostgresSource::PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchEmitter& out,
+                                          milliseconds wait,
+                                          const std::function<void()>& while_waiting,
+                                          const std::function<Status()>& first) {
   auto piece = run.workers->Next(wait);
   if (!piece.ok()) return piece.status();
-  if (piece->has_value() && !EmitPiece(std::move(**piece), run, out, while_waiting)) {
-    return Status::Cancelled("stopping during snapshot");
+  bool got = piece->has_value();
+  if (got) {
+    if (first) SLUICE_RETURN_IF_ERROR(first());
+    if (!EmitPiece(std::move(**piece), run, out, while_waiting)) {
+      return Status::Cancelled("stopping during snapshot");
+    }
   }
   if (!stream_) SLUICE_RETURN_IF_ERROR(PollLag(meta, run.tag));  // the stream polls its own
   bool log = std::chrono::steady_clock::now() - run.last_log >= kProgressLogInterval;
   if (log) run.last_log = std::chrono::steady_clock::now();
-  if (run.workers->finished()) log = true;
+  if (run.workers->finished() || run.all_emitted()) log = true;
   ReportSnapshot(run.progress, log);
-  return Status::Ok();
+  return got;
 }
 
 Status PostgresSource::PlanTables(PgConn& conn, const std::vector<const TableInfo*>& todo) {
@@ -207,6 +223,7 @@ bool PostgresSource::EmitPiece(RangePiece&& piece, SnapshotRun& run, BatchEmitte
     }
     piece.batch.checkpoint = Checkpoint{Lsn(), emitted_token_};
     ++p->ranges_done;
+    ++run.ranges_emitted;
     spdlog::info("pipeline {}: snapshot of {} range {} of {} read ({} rows)", ctx_.pipeline,
                  p->table, job.range, p->ranges, job_rows[piece.job]);
   }
@@ -229,8 +246,9 @@ void PostgresSource::ReportSnapshot(std::vector<TableProgress>& progress, bool l
                             p.table, p.rows, p.estimate, p.ranges_done, p.ranges);
     }
   }
-  ctx_.status->Set(SourcePhase::kSnapshot, fmt::format("{} of ~{} rows, {} of {} ranges read", rows,
-                                                       estimate, ranges_done, ranges));
+  ctx_.status->Set(SourcePhase::kSnapshot,
+                   fmt::format("{} of ~{} rows, {} of {} ranges read{}", rows, estimate,
+                               ranges_done, ranges, stream_ ? ", the other tables streaming" : ""));
   if (log) spdlog::info("pipeline {}: snapshot progress: {}", ctx_.pipeline, tables);
 }
 

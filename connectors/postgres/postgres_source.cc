@@ -14,6 +14,8 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr const char* kStateFile = "postgres.json";
+// How long a walsender of this process, closed for a replay, may take to let its slot go.
+constexpr auto kWalsenderExit = std::chrono::seconds(5);
 // pgoutput protocol version for a server: 2 from PostgreSQL 14 (which sluice asks for
 // without `streaming`, so the messages are those of version 1: whole transactions after
 // their commit), else 1.
@@ -187,6 +189,12 @@ Status PostgresSource::Run(BatchEmitter& out, const std::atomic<bool>& stop) {
     Status s = RunOnce(out, stop);
     pending_conns_.Close();  // whatever the snapshot did not take
     if (stop || s.code() == StatusCode::kCancelled) break;
+    if (s.ok() && std::exchange(replay_, false)) {
+      // The next run replays from the held position, once this walsender let the slot go.
+      replaced_walsender_ = std::to_string(PQbackendPID(stream_->conn().get()));
+      stream_.reset();
+      continue;
+    }
     if (s.code() != StatusCode::kUnavailable) {
       ctx_.status->Set(SourcePhase::kStopped, s.ToString());
       return s;
@@ -225,6 +233,13 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
   auto repl = PgConn::Connect(options_.dsn, true);
   if (!repl.ok()) return repl.status();
   auto slot = LookupSlot(*meta, options_.slot);
+  // A walsender this process closed may hold the slot a moment longer.
+  for (auto until = std::chrono::steady_clock::now() + kWalsenderExit;
+       slot.ok() && !slot->active_pid.empty() && slot->active_pid == replaced_walsender_ &&
+       std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(milliseconds(10));
+    slot = LookupSlot(*meta, options_.slot);
+  }
   if (!slot.ok()) return slot.status();
   if (slot->exists && slot->database != database_) {
     return Status::InvalidArgument("replication slot " + options_.slot + " belongs to database " +
@@ -290,16 +305,34 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
       SLUICE_RETURN_IF_ERROR(SaveState());
     }
   }
-  uint64_t start = confirmed_.load();
-  while (start < tag.value() && !confirmed_.compare_exchange_weak(start, tag.value())) {
+  {
+    std::lock_guard lock(confirm_mu_);
+    if (confirmed_.load() < tag.value()) confirmed_ = tag.value();
   }
-  SLUICE_RETURN_IF_ERROR(Snapshot(*meta, snapshot_name, tag, out, stop));
+  // Tables added to a pipeline whose other tables stream: those keep streaming while the
+  // added ones are read (docs/architecture.md, "A table added later").
+  std::unique_ptr<SnapshotRun> beside;
+  if (!created && TablesToSnapshot().size() < tables_.size()) {
+    auto run = StartSnapshot(*meta, "", tag, out.change_pool());
+    if (!run.ok()) return run.status();
+    beside = std::move(run).value();
+    if (beside && beside->workers->jobs().empty()) beside.reset();
+    if (beside) HoldConfirmation(tag);
+  } else {
+    SLUICE_RETURN_IF_ERROR(Snapshot(*meta, snapshot_name, tag, out, stop));
+  }
   stream_ = std::make_unique<ReplicationStream>(std::move(repl).value());
   int proto = ProtoVersionFor(meta->server_version());
   SLUICE_RETURN_IF_ERROR(stream_->Start(options_.slot, options_.publication, Lsn(), proto));
-  spdlog::info("pipeline {}: streaming from slot {} (confirmed {}, pgoutput protocol {})",
-               ctx_.pipeline, options_.slot, Lsn(confirmed_.load()).ToString(), proto);
-  return Stream(*meta, out, stop);
+  spdlog::info("pipeline {}: streaming from slot {} (confirmed {}, pgoutput protocol {}){}",
+               ctx_.pipeline, options_.slot, Lsn(confirmed_.load()).ToString(), proto,
+               beside ? ", the changes of the tables being read held back" : "");
+  Status s = Stream(*meta, out, stop, beside.get());
+  if (s.ok()) {
+    spdlog::info("pipeline {}: snapshot of the added tables handed on; replaying the stream from {}",
+                 ctx_.pipeline, tag.ToString());
+  }
+  return s;
 }
 
 }  // namespace sluice::pg

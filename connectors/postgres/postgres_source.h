@@ -70,6 +70,8 @@ class PostgresSource : public Source {
     std::vector<int64_t> job_rows;  // rows emitted per job
     std::chrono::steady_clock::time_point last_log;
     Lsn tag;
+    size_t ranges_emitted = 0;  // jobs whose last piece was handed on
+    bool all_emitted() const { return ranges_emitted == workers->jobs().size(); }
   };
 
   // Reads every key range not yet durable (nor emitted by this process), in parallel, in the
@@ -82,14 +84,18 @@ class PostgresSource : public Source {
   // `pool` (may be null); null when every table is done.
   Result<std::unique_ptr<SnapshotRun>> StartSnapshot(PgConn& meta, const std::string& snapshot_name,
                                                      Lsn tag, std::shared_ptr<ChangePool> pool);
-  // The tables whose snapshot is not yet durable (all of them before the first one).
+  // The tables with a snapshot range neither durable nor emitted by this process (all of
+  // them before the first snapshot).
   std::vector<const TableInfo*> TablesToSnapshot();
   // Readers worth opening for `todo`: the parallelism, or fewer when the tables' row
   // estimates promise fewer ranges.
   size_t ReadersFor(const std::vector<const TableInfo*>& todo) const;
-  // Emits the next piece the readers have, waiting up to `wait` for one; reports progress.
-  Status PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchEmitter& out,
-                      std::chrono::milliseconds wait, const std::function<void()>& while_waiting);
+  // Emits the next piece the readers have, waiting up to `wait` for one, after running
+  // `first` (when given); reports progress. True if a piece was handed on.
+  Result<bool> PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchEmitter& out,
+                            std::chrono::milliseconds wait,
+                            const std::function<void()>& while_waiting,
+                            const std::function<Status()>& first = nullptr);
   // Makes a plan for each table in `todo` lacking a fitting one and records them.
   Status PlanTables(PgConn& conn, const std::vector<const TableInfo*>& todo);
   // The ranges of `todo` to read, and the progress rows for each table.
@@ -99,7 +105,20 @@ class PostgresSource : public Source {
   bool EmitPiece(RangePiece&& piece, SnapshotRun& run, BatchEmitter& out,
                  const std::function<void()>& while_waiting);
   void ReportSnapshot(std::vector<TableProgress>& progress, bool log);
-  Status Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop);
+  // Follows the slot. With `run`, the snapshot of tables added to a pipeline that already
+  // streams: its pieces go between transactions, the stream's changes of its tables are
+  // held back, and once its last range is handed on Stream returns Ok for the stream to be
+  // replayed from the held position (docs/architecture.md, "A table added later").
+  Status Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop,
+                SnapshotRun* run = nullptr);
+  // From here until a checkpoint carrying every range of the snapshot now starting (the
+  // token set by ReleaseHoldAt), the server hears of no position past `at`, which is where
+  // the stream is replayed from for the tables held back.
+  void HoldConfirmation(Lsn at);
+  void ReleaseHoldAt(uint64_t token);
+  // What the server may be told is flushed: the confirmed position, or an idle keepalive's,
+  // never past a hold.
+  Lsn FlushPosition() const;
   // Every few seconds: the server's WAL end minus what is confirmed, as sluice_source_lag_bytes.
   Status PollLag(PgConn& meta, Lsn confirmed);
   // Time for a standby status: status_interval has passed, or a newer flush position has
@@ -128,6 +147,13 @@ class PostgresSource : public Source {
   Lsn idle_flush_;  // source thread: keepalive position confirmed while nothing was in flight
   uint64_t emitted_token_ = 0;  // source thread: newest snapshot token handed on
   std::atomic<uint64_t> confirmed_token_{0};
+  // A hold on the confirmed position (0: none) and the token that ends it (set under
+  // confirm_mu_, as is confirmed_ while a hold may cap it).
+  std::mutex confirm_mu_;
+  std::atomic<uint64_t> hold_{0};
+  std::atomic<uint64_t> release_token_{0};
+  bool replay_ = false;  // source thread: the stream ended for a replay, not an outage
+  std::string replaced_walsender_;  // source thread: pid of the walsender closed for it
   std::chrono::steady_clock::time_point last_status_;  // source thread
   Lsn sent_flush_;  // source thread: the flush position the server last heard from us
 

@@ -22,12 +22,21 @@ constexpr microseconds kGatherInTransaction(1000);
 // server this soon, not only every status_interval: WAL is released sooner, and
 // pg_replication_slots (which `sluice verify` waits on) follows closely.
 constexpr auto kPromptStatus = std::chrono::seconds(1);
+// How long the stream waits for a message while the snapshot of an added table runs beside
+// it and had no piece ready.
+constexpr milliseconds kSnapshotPoll(5);
 }  // namespace
 
-Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop) {
+Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop,
+                              SnapshotRun* run) {
   KeyColumns keys;
   for (const auto& t : tables_) keys[{t.schema, t.name}] = t.key_columns;
   ChangeBuilder builder(ctx_.source, std::move(keys), types_);
+  if (run != nullptr) {
+    TableNames held;
+    for (const RangeJob& job : run->workers->jobs()) held.insert({job.table->schema, job.table->name});
+    builder.HoldBack(std::move(held));
+  }
   Batch batch;
   auto housekeeping = [&] {
     if (StatusDue()) (void)SendStatus(false);  // a broken connection shows up on the next read
@@ -44,11 +53,26 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     return ok ? Status::Ok() : Status::Cancelled("stopping");
   };
   last_status_ = std::chrono::steady_clock::now();
-  ctx_.status->Set(SourcePhase::kStreaming, "slot " + options_.slot);
+  if (run == nullptr) ctx_.status->Set(SourcePhase::kStreaming, "slot " + options_.slot);
   while (!stop) {
     ctx_.status->Beat();  // an idle stream wakes every 100 ms (Next's timeout below)
     if (StatusDue()) SLUICE_RETURN_IF_ERROR(SendStatus(false));
-    SLUICE_RETURN_IF_ERROR(PollLag(meta, std::max(Lsn(confirmed_.load()), idle_flush_)));
+    SLUICE_RETURN_IF_ERROR(PollLag(meta, FlushPosition()));
+    bool piece = false;
+    if (run != nullptr && !builder.in_transaction()) {
+      // Between transactions, a piece of the snapshot, after what the stream gathered: the
+      // checkpoints' tokens then grow in the order batches are handed on.
+      auto pumped = PumpSnapshot(*run, meta, out, milliseconds(0), housekeeping, [&] {
+        return batch.changes.empty() && batch.checkpoint.empty() ? Status::Ok() : emit();
+      });
+      if (!pumped.ok()) return pumped.status();
+      piece = *pumped;
+      if (run->all_emitted()) {
+        ReleaseHoldAt(emitted_token_);
+        replay_ = true;
+        return Status::Ok();
+      }
+    }
     bool pending = !batch.changes.empty() || !batch.checkpoint.empty();
     // A batch that ends in a commit is handed on as soon as nothing more has arrived, for
     // latency. Inside a transaction nothing can be confirmed before its commit anyway, so
@@ -59,7 +83,10 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     // Inside a transaction, pausing briefly when the socket is empty lets the walsender's
     // one-message packets pile up: one wake-up per many changes, not per change.
     auto gather = builder.in_transaction() ? kGatherInTransaction : microseconds(0);
-    auto next = stream_->Next(hand_on_when_idle ? milliseconds(0) : milliseconds(100), gather);
+    auto wait = hand_on_when_idle || piece ? milliseconds(0)
+                : run != nullptr            ? kSnapshotPoll
+                                            : milliseconds(100);
+    auto next = stream_->Next(wait, gather);
     if (!next.ok()) return next.status();
     if (!next->has_value()) {
       if (pending) SLUICE_RETURN_IF_ERROR(emit());
@@ -70,7 +97,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     if (m.type == 'k') {
       // Nothing in flight and no transaction open: everything up to the server's sent
       // position is accounted for, so the slot may advance past WAL that other tables wrote.
-      bool quiet = !builder.in_transaction() && !pending &&
+      bool quiet = hold_.load() == 0 && !builder.in_transaction() && !pending &&
                    Lsn(confirmed_.load()) >= last_emitted_commit_ &&
                    confirmed_token_.load() >= emitted_token_;
       if (quiet && m.wal_end > idle_flush_) idle_flush_ = m.wal_end;
@@ -100,16 +127,36 @@ Status PostgresSource::PollLag(PgConn& meta, Lsn confirmed) {
   return Status::Ok();
 }
 
+Lsn PostgresSource::FlushPosition() const {
+  Lsn flush = std::max(Lsn(confirmed_.load()), idle_flush_);
+  uint64_t hold = hold_.load();
+  return hold != 0 ? std::min(flush, Lsn(hold)) : flush;
+}
+
+void PostgresSource::HoldConfirmation(Lsn at) {
+  std::lock_guard lock(confirm_mu_);
+  hold_ = std::max<uint64_t>(at.value(), 1);
+  release_token_ = UINT64_MAX;
+  // Batches handed on before now lack the tables held back: what they confirm no longer
+  // says those tables are durable.
+  if (confirmed_.load() > at.value()) confirmed_ = at.value();
+  idle_flush_ = std::min(idle_flush_, at);
+}
+
+void PostgresSource::ReleaseHoldAt(uint64_t token) {
+  std::lock_guard lock(confirm_mu_);
+  release_token_ = token;
+}
+
 bool PostgresSource::StatusDue() const {
   auto since = std::chrono::steady_clock::now() - last_status_;
   if (since >= options_.status_interval) return true;
-  Lsn flush = std::max(Lsn(confirmed_.load()), idle_flush_);
-  return flush > sent_flush_ && since >= kPromptStatus;
+  return FlushPosition() > sent_flush_ && since >= kPromptStatus;
 }
 
 Status PostgresSource::SendStatus(bool reply_requested) {
   if (!stream_) return Status::Ok();
-  Lsn flush = std::max(Lsn(confirmed_.load()), idle_flush_);
+  Lsn flush = FlushPosition();
   last_status_ = std::chrono::steady_clock::now();
   sent_flush_ = flush;
   confirmed_lsn_.Set(static_cast<double>(flush.value()));
@@ -136,17 +183,23 @@ void PostgresSource::Confirm(const Checkpoint& checkpoint) {
                     s.ToString());
     }
   }
+  std::lock_guard lock(confirm_mu_);
   uint64_t lsn = checkpoint.lsn.value();
-  uint64_t cur = confirmed_.load();
-  while (lsn > cur && !confirmed_.compare_exchange_weak(cur, lsn)) {
+  if (hold_.load() != 0) {
+    if (checkpoint.token >= release_token_.load()) {
+      hold_ = 0;  // every range is durable, and what follows them carries their tables
+    } else {
+      lsn = std::min(lsn, hold_.load());
+    }
   }
+  if (lsn > confirmed_.load()) confirmed_ = lsn;
 }
 
 void PostgresSource::Shutdown() {
   if (!stream_) return;
   Status s = SendStatus(false);
   spdlog::info("pipeline {}: confirmed {} to slot {}{}", ctx_.pipeline,
-               std::max(Lsn(confirmed_.load()), idle_flush_).ToString(), options_.slot,
+               FlushPosition().ToString(), options_.slot,
                s.ok() ? "" : " (not sent: " + s.message() + ")");
   stream_.reset();
 }

@@ -1,5 +1,6 @@
 // The PostgreSQL snapshot in key ranges: parallel readers under concurrent writes, and
 // kill -9 at many points inside it, against the real PostgreSQL that scripts/test starts.
+#include <libpq-fe.h>
 #include <signal.h>
 
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "connectors/postgres/snapshot_reader.h"
@@ -229,6 +231,130 @@ TEST_CASE("PostgresSnapshot: a large analyzed table is split by its key's statis
     sluice->Signal(SIGTERM);
     CHECK(sluice->Wait(seconds(30)) == 0);
   }
+}
+
+// Where the lines of `table` start in `text` (out.jsonl): its snapshot rows and its
+// streamed changes.
+struct TableLines {
+  std::vector<size_t> reads;
+  std::vector<size_t> streamed;
+};
+
+TableLines LinesOf(const std::string& text, const std::string& table) {
+  TableLines out;
+  const std::string tag = "\"table\":\"" + table + "\"";
+  std::string_view all(text);
+  for (size_t pos = 0, end; (end = all.find('\n', pos)) != std::string::npos; pos = end + 1) {
+    std::string_view line = all.substr(pos, end - pos);
+    if (line.find(tag) == std::string::npos) continue;
+    (line.rfind(R"({"op":"read",)", 0) == 0 ? out.reads : out.streamed).push_back(pos);
+  }
+  return out;
+}
+
+TEST_CASE("PostgresSnapshot: a table added later is read while the other tables stream",
+          "[integration][postgres][snapshot]") {
+  TestDb db("it_snap_added");
+  TempDir dir("snap-added");
+  ItemsToStdout(db, dir, 2000, "");
+  db.Exec("CREATE TABLE extra (LIKE items INCLUDING ALL)");
+  db.Exec(
+      "INSERT INTO extra SELECT g, 'extra ' || g, g % 100, g * 0.5 FROM generate_series(1, "
+      "100000) g");
+  auto done_tables = [&] {
+    auto st = PgState(dir, "items");
+    return st.is_object() ? st["tables_done"] : nlohmann::json();
+  };
+  {  // The pipeline streams `items` alone.
+    auto sluice = StartSluice(dir);
+    RequireConverged(db, dir);
+    REQUIRE(WaitFor([&] { return done_tables() == nlohmann::json::array({"public.items"}); },
+                    seconds(30)));
+    sluice->Signal(SIGTERM);
+    REQUIRE(sluice->Wait(seconds(30)) == 0);
+  }
+
+  // `extra` joins the pipeline; both tables are written to throughout, and the first run
+  // with it is killed in the middle of its snapshot.
+  WriteFile(dir.File("sluice.yaml"),
+            WithSourceOptions(StdoutConfig(dir, db.Dsn(),
+                                           "  items: src.public.items, src.public.extra | out\n"),
+                              "    snapshot_parallelism: 2\n    snapshot_chunk_rows: 2000\n"));
+  std::atomic<bool> stop{false};
+  std::thread items_writer([&] {  // a steady trickle: an update of `items` every 10 ms
+    PGconn* c = PQconnectdb(TestDb::ServerDsn(db.name()).c_str());
+    for (int i = 0; !stop; ++i) {
+      std::string sql = "UPDATE items SET qty = " + std::to_string(i) +
+                        " WHERE id = " + std::to_string(1 + i % 2000);
+      PQclear(PQexec(c, sql.c_str()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    PQfinish(c);
+  });
+  // Runs that streamed with `extra`'s changes held back: each gets its share of writes to
+  // `extra` while it reads it.
+  auto held_runs = [&] {
+    std::string log = ReadFile(dir.File("stderr.log"));
+    size_t n = 0;
+    for (size_t at = 0; (at = log.find("the changes of the tables being read held back", at)) !=
+                        std::string::npos;
+         ++at) {
+      ++n;
+    }
+    return n;
+  };
+  auto sluice = StartSluice(dir);
+  REQUIRE(WaitFor([&] { return held_runs() == 1; }, seconds(60)));
+  std::thread extra_writer(WriteTableLoad, "extra", db.name(), std::ref(stop), 3000, 6, 100000);
+  REQUIRE(WaitFor(
+      [&] {
+        auto st = PgState(dir, "items");
+        return st.is_object() && st["snapshot"].contains("public.extra") &&
+               st["snapshot"]["public.extra"]["done"].size() >= 2;
+      },
+      seconds(90)));
+  sluice->Signal(SIGKILL);
+  REQUIRE(sluice->Wait(seconds(10)) == -SIGKILL);
+  REQUIRE(done_tables() == nlohmann::json::array({"public.items"}));  // killed mid-snapshot
+  size_t killed_end = ReadFile(dir.File("out.jsonl")).size();
+
+  sluice = StartSluice(dir);
+  REQUIRE(WaitFor([&] { return held_runs() == 2; }, seconds(60)));
+  extra_writer.join();
+  std::thread extra_writer2(WriteTableLoad, "extra", db.name(), std::ref(stop), 3000, 7, 100000);
+  REQUIRE(WaitFor([&] { return done_tables().size() == 2; }, seconds(120)));
+  stop = true;
+  items_writer.join();
+  extra_writer2.join();
+  RequireConverged(db, dir, {"items", "extra"});
+  CHECK(LogHas(dir, "snapshot of the added tables handed on; replaying the stream"));
+
+  std::string text = ReadFile(dir.File("out.jsonl"));
+  TableLines items = LinesOf(text, "items");
+  TableLines extra = LinesOf(text, "extra");
+  REQUIRE(!extra.reads.empty());
+  REQUIRE(!extra.streamed.empty());
+  // No row of `extra` is read after any change of it was streamed: a sink that keeps no
+  // tombstones (a compacted topic) could otherwise bring back a deleted row.
+  CHECK(extra.reads.back() < extra.streamed.front());
+  // The run after the kill streamed `items` changes while it was still reading `extra`.
+  size_t streamed_meanwhile = 0;
+  for (size_t at : items.streamed) {
+    streamed_meanwhile += at >= killed_end && at < extra.reads.back() ? 1 : 0;
+  }
+  CHECK(extra.reads.back() > killed_end);
+  CHECK(streamed_meanwhile > 0);
+  // The hold on the slot ended: it confirms up to the WAL written after the writers stopped.
+  std::string end = db.Query("SELECT pg_current_wal_lsn()::text")[0][0];
+  CHECK(WaitFor(
+      [&] {
+        return db.Query("SELECT confirmed_flush_lsn >= '" + end +
+                        "'::pg_lsn FROM pg_replication_slots WHERE database = "
+                        "current_database()")[0][0] == "t";
+      },
+      seconds(60)));
+  sluice->Signal(SIGTERM);
+  CHECK(sluice->Wait(seconds(30)) == 0);
 }
 
 TEST_CASE("PendingConns: the readers' connections open together, extras are closed",

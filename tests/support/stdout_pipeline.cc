@@ -40,6 +40,11 @@ void CreateItems(TestDb& db, int rows) {
 
 void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed,
                int key_range) {
+  WriteTableLoad("items", dbname, stop, max_txns, seed, key_range);
+}
+
+void WriteTableLoad(const std::string& table, const std::string& dbname, std::atomic<bool>& stop,
+                    int max_txns, int seed, int key_range) {
   PGconn* c = PQconnectdb(TestDb::ServerDsn(dbname).c_str());
   std::mt19937 rng(seed);
   int next_id = 1000000 + seed * 100000;
@@ -54,23 +59,23 @@ void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns,
     std::string sql;
     switch (rng() % 6) {
       case 0:
-        sql = "INSERT INTO items VALUES (" + std::to_string(++next_id) + ", 'new', 1, 2.5)";
+        sql = "INSERT INTO " + table + " VALUES (" + std::to_string(++next_id) + ", 'new', 1, 2.5)";
         break;
       case 1:
-        sql = "DELETE FROM items WHERE id = " + id;
+        sql = "DELETE FROM " + table + " WHERE id = " + id;
         break;
       case 2:
         // Several changes of the same rows in one transaction.
-        sql = "BEGIN; UPDATE items SET qty = qty + 1 WHERE id BETWEEN " + id + " AND " + id +
-              " + 50; UPDATE items SET name = 'twice' WHERE id = " + id +
-              "; INSERT INTO items VALUES (" + std::to_string(++next_id) +
+        sql = "BEGIN; UPDATE " + table + " SET qty = qty + 1 WHERE id BETWEEN " + id + " AND " + id +
+              " + 50; UPDATE " + table + " SET name = 'twice' WHERE id = " + id +
+              "; INSERT INTO " + table + " VALUES (" + std::to_string(++next_id) +
               ", 'txn', 7, 0.001); COMMIT";
         break;
       case 3:
-        sql = "UPDATE items SET name = NULL WHERE id = " + id;
+        sql = "UPDATE " + table + " SET name = NULL WHERE id = " + id;
         break;
       default:
-        sql = "UPDATE items SET name = 'upd " + std::to_string(i) +
+        sql = "UPDATE " + table + " SET name = 'upd " + std::to_string(i) +
               "', price = price + 0.5 WHERE id = " + id;
     }
     PQclear(PQexec(c, sql.c_str()));
@@ -78,12 +83,15 @@ void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns,
   PQfinish(c);
 }
 
-bool Converged(TestDb& db, const TempDir& dir) {
+bool Converged(TestDb& db, const TempDir& dir, const std::vector<std::string>& tables) {
   auto applied = ApplyJsonLines(dir.File("out.jsonl"));
-  return applied.tables["public.items"] == TableAsText(db, "items", kItemCols, {"id"});
+  for (const std::string& t : tables) {
+    if (applied.tables["public." + t] != TableAsText(db, t, kItemCols, {"id"})) return false;
+  }
+  return true;
 }
 
-void RequireConverged(TestDb& db, const TempDir& dir) {
+void RequireConverged(TestDb& db, const TempDir& dir, const std::vector<std::string>& tables) {
   // Parsing the whole output is not cheap (over 100 MB in some tests, under ASan): compare
   // only once the file has stopped growing from one poll to the next, and again at most
   // once a second while it stays the same.
@@ -98,15 +106,18 @@ void RequireConverged(TestDb& db, const TempDir& dir) {
         if (lines == checked_lines && now - last_check < std::chrono::seconds(1)) return false;
         checked_lines = lines;
         last_check = now;
-        return Converged(db, dir);
+        return Converged(db, dir, tables);
       },
       std::chrono::seconds(120));
   if (!ok) {
     auto applied = ApplyJsonLines(dir.File("out.jsonl"));
-    auto table = TableAsText(db, "items", kItemCols, {"id"});
-    INFO("applied rows " << applied.tables["public.items"].size() << ", table rows " << table.size()
-                         << ", lines " << applied.lines << "\nstderr:\n"
-                         << ReadFile(dir.File("stderr.log")));
+    std::string sizes;
+    for (const std::string& t : tables) {
+      sizes += t + ": applied rows " + std::to_string(applied.tables["public." + t].size()) +
+               ", table rows " + std::to_string(TableAsText(db, t, kItemCols, {"id"}).size()) +
+               "; ";
+    }
+    INFO(sizes << "lines " << applied.lines << "\nstderr:\n" << ReadFile(dir.File("stderr.log")));
     CHECK(ok);
   }
 }

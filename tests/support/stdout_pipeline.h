@@ -36,10 +36,14 @@ extern const std::vector<std::string> kItemCols;
 // rows 1..key_range until `stop` or `max_txns`; survives a server restart (reconnects).
 void WriteLoad(const std::string& dbname, std::atomic<bool>& stop, int max_txns, int seed,
                int key_range = 3000);
+// The same on `table`, which has the columns of `items`.
+void WriteTableLoad(const std::string& table, const std::string& dbname, std::atomic<bool>& stop,
+                    int max_txns, int seed, int key_range);
 
-// The applied stdout lines equal `items` now.
-bool Converged(TestDb& db, const TempDir& dir);
-// Waits up to 90 s for Converged; on failure reports sizes and sluice's log.
-void RequireConverged(TestDb& db, const TempDir& dir);
+// The applied stdout lines equal each of `tables` (with the columns of `items`) now.
+bool Converged(TestDb& db, const TempDir& dir, const std::vector<std::string>& tables = {"items"});
+// Waits up to 120 s for Converged; on failure reports sizes and sluice's log.
+void RequireConverged(TestDb& db, const TempDir& dir,
+                      const std::vector<std::string>& tables = {"items"});
 
 }  // namespace sluice::test
