@@ -125,8 +125,8 @@ Result<bool> PostgresSource::PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchE
   if (!stream_) SLUICE_RETURN_IF_ERROR(PollLag(meta, run.tag));  // the stream polls its own
   bool log = std::chrono::steady_clock::now() - run.last_log >= kProgressLogInterval;
   if (log) run.last_log = std::chrono::steady_clock::now();
-  if (run.workers->finished() || run.all_emitted()) log = true;
-  ReportSnapshot(run.progress, log);
+  if (got && run.all_emitted()) log = true;           // the last range: the final count
+  if (got || log) ReportSnapshot(run.progress, log);  // (the stream asks between transactions)
   return got;
 }
 

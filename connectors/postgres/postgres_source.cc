@@ -240,6 +240,7 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
     std::this_thread::sleep_for(milliseconds(10));
     slot = LookupSlot(*meta, options_.slot);
   }
+  replaced_walsender_.clear();
   if (!slot.ok()) return slot.status();
   if (slot->exists && slot->database != database_) {
     return Status::InvalidArgument("replication slot " + options_.slot + " belongs to database " +
@@ -329,8 +330,9 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
                beside ? ", the changes of the tables being read held back" : "");
   Status s = Stream(*meta, out, stop, beside.get());
   if (s.ok()) {
-    spdlog::info("pipeline {}: snapshot of the added tables handed on; replaying the stream from {}",
-                 ctx_.pipeline, tag.ToString());
+    spdlog::info(
+        "pipeline {}: snapshot of the added tables handed on; replaying the stream from {}",
+        ctx_.pipeline, tag.ToString());
   }
   return s;
 }

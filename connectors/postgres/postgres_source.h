@@ -152,7 +152,7 @@ class PostgresSource : public Source {
   std::mutex confirm_mu_;
   std::atomic<uint64_t> hold_{0};
   std::atomic<uint64_t> release_token_{0};
-  bool replay_ = false;  // source thread: the stream ended for a replay, not an outage
+  bool replay_ = false;             // source thread: the stream ended for a replay, not an outage
   std::string replaced_walsender_;  // source thread: pid of the walsender closed for it
   std::chrono::steady_clock::time_point last_status_;  // source thread
   Lsn sent_flush_;  // source thread: the flush position the server last heard from us

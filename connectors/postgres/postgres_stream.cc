@@ -34,7 +34,9 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
   ChangeBuilder builder(ctx_.source, std::move(keys), types_);
   if (run != nullptr) {
     TableNames held;
-    for (const RangeJob& job : run->workers->jobs()) held.insert({job.table->schema, job.table->name});
+    for (const RangeJob& job : run->workers->jobs()) {
+      held.insert({job.table->schema, job.table->name});
+    }
     builder.HoldBack(std::move(held));
   }
   Batch batch;
@@ -84,8 +86,8 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     // one-message packets pile up: one wake-up per many changes, not per change.
     auto gather = builder.in_transaction() ? kGatherInTransaction : microseconds(0);
     auto wait = hand_on_when_idle || piece ? milliseconds(0)
-                : run != nullptr            ? kSnapshotPoll
-                                            : milliseconds(100);
+                : run != nullptr           ? kSnapshotPoll
+                                           : milliseconds(100);
     auto next = stream_->Next(wait, gather);
     if (!next.ok()) return next.status();
     if (!next->has_value()) {
@@ -198,9 +200,8 @@ void PostgresSource::Confirm(const Checkpoint& checkpoint) {
 void PostgresSource::Shutdown() {
   if (!stream_) return;
   Status s = SendStatus(false);
-  spdlog::info("pipeline {}: confirmed {} to slot {}{}", ctx_.pipeline,
-               FlushPosition().ToString(), options_.slot,
-               s.ok() ? "" : " (not sent: " + s.message() + ")");
+  spdlog::info("pipeline {}: confirmed {} to slot {}{}", ctx_.pipeline, FlushPosition().ToString(),
+               options_.slot, s.ok() ? "" : " (not sent: " + s.message() + ")");
   stream_.reset();
 }
 

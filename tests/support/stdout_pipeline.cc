@@ -66,8 +66,8 @@ void WriteTableLoad(const std::string& table, const std::string& dbname, std::at
         break;
       case 2:
         // Several changes of the same rows in one transaction.
-        sql = "BEGIN; UPDATE " + table + " SET qty = qty + 1 WHERE id BETWEEN " + id + " AND " + id +
-              " + 50; UPDATE " + table + " SET name = 'twice' WHERE id = " + id +
+        sql = "BEGIN; UPDATE " + table + " SET qty = qty + 1 WHERE id BETWEEN " + id + " AND " +
+              id + " + 50; UPDATE " + table + " SET name = 'twice' WHERE id = " + id +
               "; INSERT INTO " + table + " VALUES (" + std::to_string(++next_id) +
               ", 'txn', 7, 0.001); COMMIT";
         break;
