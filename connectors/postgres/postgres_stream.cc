@@ -22,8 +22,8 @@ constexpr microseconds kGatherInTransaction(1000);
 // server this soon, not only every status_interval: WAL is released sooner, and
 // pg_replication_slots (which `sluice verify` waits on) follows closely.
 constexpr auto kPromptStatus = std::chrono::seconds(1);
-// How long the stream waits for a message while the snapshot of an added table runs beside
-// it and had no piece ready.
+// While the snapshot of an added table runs beside the stream and the socket is empty, the
+// source waits this long for a piece before it looks at the socket again.
 constexpr milliseconds kSnapshotPoll(5);
 }  // namespace
 
@@ -56,19 +56,22 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
   };
   last_status_ = std::chrono::steady_clock::now();
   if (run == nullptr) ctx_.status->Set(SourcePhase::kStreaming, "slot " + options_.slot);
+  bool stream_idle = false;  // the last look at the socket found nothing
   while (!stop) {
     ctx_.status->Beat();  // an idle stream wakes every 100 ms (Next's timeout below)
     if (StatusDue()) SLUICE_RETURN_IF_ERROR(SendStatus(false));
     SLUICE_RETURN_IF_ERROR(PollLag(meta, FlushPosition()));
-    bool piece = false;
-    if (run != nullptr && !builder.in_transaction()) {
+    bool pumping = run != nullptr && !builder.in_transaction();
+    if (pumping) {
       // Between transactions, a piece of the snapshot, after what the stream gathered: the
-      // checkpoints' tokens then grow in the order batches are handed on.
-      auto pumped = PumpSnapshot(*run, meta, out, milliseconds(0), housekeeping, [&] {
-        return batch.changes.empty() && batch.checkpoint.empty() ? Status::Ok() : emit();
-      });
+      // checkpoints' tokens then grow in the order batches are handed on. When the stream
+      // had nothing, this waits for the readers instead (a piece wakes it at once), and the
+      // socket is looked at again within kSnapshotPoll.
+      auto pumped = PumpSnapshot(
+          *run, meta, out, stream_idle ? kSnapshotPoll : milliseconds(0), housekeeping, [&] {
+            return batch.changes.empty() && batch.checkpoint.empty() ? Status::Ok() : emit();
+          });
       if (!pumped.ok()) return pumped.status();
-      piece = *pumped;
       if (run->all_emitted()) {
         ReleaseHoldAt(emitted_token_);
         replay_ = true;
@@ -85,12 +88,11 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     // Inside a transaction, pausing briefly when the socket is empty lets the walsender's
     // one-message packets pile up: one wake-up per many changes, not per change.
     auto gather = builder.in_transaction() ? kGatherInTransaction : microseconds(0);
-    auto wait = hand_on_when_idle || piece ? milliseconds(0)
-                : run != nullptr           ? kSnapshotPoll
-                                           : milliseconds(100);
+    auto wait = hand_on_when_idle || pumping ? milliseconds(0) : milliseconds(100);
     auto next = stream_->Next(wait, gather);
     if (!next.ok()) return next.status();
-    if (!next->has_value()) {
+    stream_idle = !next->has_value();
+    if (stream_idle) {
       if (pending) SLUICE_RETURN_IF_ERROR(emit());
       continue;
     }
