@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "connectors/postgres/copy_binary.h"
 #include "connectors/postgres/copy_text.h"
 #include "connectors/postgres/type_map.h"
 
@@ -13,12 +14,16 @@ constexpr size_t kMaxReserve = 4096;
 }  // namespace
 
 CopyRowDecoder::CopyRowDecoder(const TableInfo& table, const TypeOverrides& types,
-                               const std::string& source_name, Lsn tag)
+                               const std::string& source_name, Lsn tag, bool prefer_binary)
     : table_(table),
       id_(std::make_shared<const TableId>(TableId{source_name, table.schema, table.name})),
-      tag_(tag) {
+      tag_(tag),
+      binary_(prefer_binary) {
   types_.reserve(table.columns.size());
-  for (const auto& c : table.columns) types_.push_back(ResolveColumnType(types, c.type_oid));
+  for (const auto& c : table.columns) {
+    types_.push_back(ResolveColumnType(types, c.type_oid));
+    if (types_.back().array_elem != 0 || !HasBinaryText(types_.back().oid)) binary_ = false;
+  }
   for (const auto& k : table.key_columns) {
     for (size_t i = 0; i < table.columns.size(); ++i) {
       if (table.columns[i].name == k) key_index_.push_back(i);
@@ -38,9 +43,57 @@ size_t FieldBytes(const Field& f) {
          (f.value.text.size() > 15 ? f.value.text.size() : 0);
 }
 
+// The fields of a binary row as CopyFieldReader gives a text line's: each value as its
+// type's text output.
+class BinaryFieldReader {
+ public:
+  BinaryFieldReader(std::string_view row, const std::vector<ColumnType>& types) : types_(types) {
+    started_ = reader_.Start(row);
+  }
+  bool Next(CopyField* field, std::string* scratch) {
+    if (!started_ || malformed_) return false;
+    std::string_view bytes;
+    if (!reader_.Next(&field->null, &bytes)) return false;
+    const size_t column = column_++;
+    if (field->null || column >= types_.size()) {
+      field->text = bytes;
+      return true;
+    }
+    if (!BinaryFieldText(types_[column].oid, bytes, scratch, &field->text)) malformed_ = true;
+    return !malformed_;
+  }
+  bool malformed() const { return !started_ || malformed_ || reader_.malformed(); }
+
+ private:
+  const std::vector<ColumnType>& types_;
+  CopyBinaryReader reader_;
+  size_t column_ = 0;
+  bool started_ = false;
+  bool malformed_ = false;
+};
+
 }  // namespace
 
-bool CopyRowDecoder::Fill(std::string_view line, Change& c, size_t* bytes) {
+bool CopyRowDecoder::RowOf(std::string_view* message) const {
+  if (!binary_) {
+    if (!message->empty() && message->back() == '\n') message->remove_suffix(1);
+    return true;
+  }
+  CopyBinaryReader reader;
+  return reader.Start(*message) || reader.malformed();
+}
+
+bool CopyRowDecoder::Fill(std::string_view row, Change& c, size_t* bytes) {
+  if (binary_) {
+    BinaryFieldReader fields(row, types_);
+    return FillFrom(fields, c, bytes);
+  }
+  CopyFieldReader fields(row);
+  return FillFrom(fields, c, bytes);
+}
+
+template <typename Fields>
+bool CopyRowDecoder::FillFrom(Fields& reader, Change& c, size_t* bytes) {
   c.op = Op::kRead;
   if (c.table != id_) c.table = id_;
   c.position = Position{tag_, 0};
@@ -52,7 +105,6 @@ bool CopyRowDecoder::Fill(std::string_view line, Change& c, size_t* bytes) {
   const size_t columns = table_.columns.size();
   row.resize(columns);
   size_t n = sizeof(Change);
-  CopyFieldReader reader(line);
   CopyField field;
   size_t i = 0;
   for (; i < columns && reader.Next(&field, &scratch_); ++i) {
@@ -93,8 +145,9 @@ bool CopyRowDecoder::Fill(std::string_view line, Change& c, size_t* bytes) {
 Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
                  const std::string& source_name, const std::string& copy_sql, Lsn tag,
                  const SnapshotLimits& limits, const EmitFn& emit) {
-  CopyRowDecoder decoder(table, types, source_name, tag);
-  ResultPtr start(PQexec(conn.get(), copy_sql.c_str()));
+  CopyRowDecoder decoder(table, types, source_name, tag, /*prefer_binary=*/true);
+  const std::string sql = decoder.binary() ? copy_sql + " (FORMAT binary)" : copy_sql;
+  ResultPtr start(PQexec(conn.get(), sql.c_str()));
   if (!start || PQresultStatus(start.get()) != PGRES_COPY_OUT) {
     return ToStatus(conn.get(), start.get(), "snapshot of " + table.Qualified());
   }
@@ -121,7 +174,10 @@ Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& type
     if (n == -1) break;
     if (n < 0) return ToStatus(conn.get(), nullptr, "snapshot of " + table.Qualified());
     std::string_view line(buf, static_cast<size_t>(n));
-    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    if (!decoder.RowOf(&line)) {
+      PQfreemem(buf);
+      continue;
+    }
     Change& c = used < batch.changes.size() ? batch.changes[used] : batch.changes.emplace_back();
     size_t bytes = 0;
     bool parsed = decoder.Fill(line, c, &bytes);

@@ -27,28 +27,41 @@ struct SnapshotLimits {
 // reading should stop.
 using EmitFn = std::function<bool(Batch&& batch, bool last)>;
 
-// Turns the lines of a table's COPY into `read` changes at position (tag, 0). Column types are
-// resolved once, and each value is copied once, from the line into its Value. One thread.
+// Turns the rows of a table's COPY into `read` changes at position (tag, 0). Column types are
+// resolved once, and each value is copied once, from the row into its Value. One thread.
 class CopyRowDecoder {
  public:
+  // `prefer_binary`: read binary COPY rows (copy_binary.h) when every column's type has a
+  // binary reading; otherwise, and by default, text lines.
   CopyRowDecoder(const TableInfo& table, const TypeOverrides& types, const std::string& source_name,
-                 Lsn tag);
-  // Overwrites every member of `c` with the change of one line (without its newline),
-  // keeping the buffers `c` already has (a spent change from a ChangePool), and sets *bytes
-  // to its Change::ApproxBytes(). False when the line is malformed.
-  bool Fill(std::string_view line, Change& c, size_t* bytes);
+                 Lsn tag, bool prefer_binary = false);
+  // The COPY's rows come in binary format (the statement must ask for it).
+  bool binary() const { return binary_; }
+  // Narrows one CopyData message to the row Fill takes: a text line loses its newline; in
+  // binary format, false for the messages that hold no row (the file header alone, the
+  // trailer).
+  bool RowOf(std::string_view* message) const;
+  // Overwrites every member of `c` with the change of one row (RowOf's), keeping the buffers
+  // `c` already has (a spent change from a ChangePool), and sets *bytes to its
+  // Change::ApproxBytes(). False when the row is malformed.
+  bool Fill(std::string_view row, Change& c, size_t* bytes);
 
  private:
+  template <typename Fields>
+  bool FillFrom(Fields& fields, Change& c, size_t* bytes);
+
   const TableInfo& table_;
   std::shared_ptr<const TableId> id_;
   std::vector<ColumnType> types_;  // by column
   std::vector<size_t> key_index_;  // positions of the key columns
   Lsn tag_;
-  std::string scratch_;  // an escaped field, unescaped
+  bool binary_ = false;
+  std::string scratch_;  // an escaped field unescaped, or a binary one as text
 };
 
-// Runs `copy_sql` (a `COPY (SELECT <table's columns> ...) TO STDOUT`). Every row becomes a
-// `read` change at position (tag, 0). Cancelled when `emit` refuses a batch.
+// Runs `copy_sql` (a `COPY (SELECT <table's columns> ...) TO STDOUT`, without options: the
+// format is added here, binary when the decoder reads it). Every row becomes a `read`
+// change at position (tag, 0). Cancelled when `emit` refuses a batch.
 Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
                  const std::string& source_name, const std::string& copy_sql, Lsn tag,
                  const SnapshotLimits& limits, const EmitFn& emit);
