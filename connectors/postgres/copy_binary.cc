@@ -115,25 +115,37 @@ void CivilFromDays(int64_t days, int64_t* y, int* m, int* d) {
 }
 
 // "YYYY-MM-DD" (EncodeDateOnly, ISO); the year of a BC date counts from 1 BC, with the
-// " BC" its caller appends last. Returns whether the date is BC.
+// " BC" its caller appends last. Returns whether the date is BC. The last date written on
+// this thread is kept: a table's dates and timestamps tend to come in runs of one day.
 bool AppendDate(std::string* out, int64_t days) {
-  int64_t y;
-  int m, d;
-  CivilFromDays(days, &y, &m, &d);
-  const int64_t year = y > 0 ? y : 1 - y;
-  char buf[8];
-  if (year <= 9999) {
-    Put2(Put2(buf, static_cast<int>(year / 100)), static_cast<int>(year % 100));
-    out->append(buf, 4);
-  } else {
-    AppendNumber(out, year);
+  struct Last {
+    int64_t days = std::numeric_limits<int64_t>::min();
+    char text[24];
+    size_t size = 0;
+    bool bc = false;
+  };
+  thread_local Last last;
+  if (days != last.days) {
+    int64_t y;
+    int m, d;
+    CivilFromDays(days, &y, &m, &d);
+    const int64_t year = y > 0 ? y : 1 - y;
+    char* p = last.text;
+    if (year <= 9999) {
+      p = Put2(Put2(p, static_cast<int>(year / 100)), static_cast<int>(year % 100));
+    } else {
+      p = std::to_chars(p, last.text + 12, year).ptr;
+    }
+    *p++ = '-';
+    p = Put2(p, m);
+    *p++ = '-';
+    p = Put2(p, d);
+    last.size = static_cast<size_t>(p - last.text);
+    last.bc = y <= 0;
+    last.days = days;
   }
-  buf[0] = '-';
-  Put2(buf + 1, m);
-  buf[3] = '-';
-  Put2(buf + 4, d);
-  out->append(buf, 6);
-  return y <= 0;
+  out->append(last.text, last.size);
+  return last.bc;
 }
 
 bool DateText(std::string_view b, std::string* out) {
@@ -152,15 +164,14 @@ bool DateText(std::string_view b, std::string* out) {
 
 // Microseconds since 2000-01-01 00:00 -> "YYYY-MM-DD HH:MM:SS[.ffffff]" with the fraction's
 // trailing zeros dropped, "+00" for timestamptz in UTC, " BC" last (EncodeDateTime, ISO).
-bool TimestampText(std::string_view b, bool tz, std::string* out) {
+// With *iso set, a date of years 1-9999 is written as ConvertTextInto rewrites that text
+// ('T' between date and time, 'Z' for "+00"); *iso is cleared for the others.
+bool TimestampText(std::string_view b, bool tz, bool* iso, std::string* out) {
   if (b.size() != 8) return false;
   const auto us = static_cast<int64_t>(Get64(b.data()));
-  if (us == std::numeric_limits<int64_t>::min()) {
-    out->assign("-infinity");
-    return true;
-  }
-  if (us == std::numeric_limits<int64_t>::max()) {
-    out->assign("infinity");
+  if (us == std::numeric_limits<int64_t>::min() || us == std::numeric_limits<int64_t>::max()) {
+    out->assign(us < 0 ? "-infinity" : "infinity");
+    if (iso) *iso = false;
     return true;
   }
   constexpr int64_t kDay = 86'400'000'000;
@@ -172,10 +183,12 @@ bool TimestampText(std::string_view b, bool tz, std::string* out) {
   }
   out->clear();
   const bool bc = AppendDate(out, days);
+  const bool fast = iso && *iso && !bc && out->size() == 10;
+  if (iso) *iso = fast;
   const auto seconds = static_cast<int>(time / 1'000'000);
   char buf[16];
   char* p = buf;
-  *p++ = ' ';
+  *p++ = fast ? 'T' : ' ';
   p = Put2(p, seconds / 3600);
   *p++ = ':';
   p = Put2(p, seconds / 60 % 60);
@@ -187,7 +200,7 @@ bool TimestampText(std::string_view b, bool tz, std::string* out) {
     while (p[-1] == '0') --p;
   }
   out->append(buf, p);
-  if (tz) out->append("+00");
+  if (tz) out->append(fast ? "Z" : "+00");
   if (bc) out->append(" BC");
   return true;
 }
@@ -293,13 +306,60 @@ bool BinaryFieldText(uint32_t type_oid, std::string_view b, std::string* scratch
       break;
     case kTimestampOid:
     case kTimestamptzOid:
-      ok = TimestampText(b, type_oid == kTimestamptzOid, scratch);
+      ok = TimestampText(b, type_oid == kTimestamptzOid, nullptr, scratch);
       break;
     default:
       return false;
   }
   if (!ok) return false;
   *text = *scratch;
+  return true;
+}
+
+bool BinaryFieldInto(uint32_t type_oid, std::string_view b, std::string* scratch, Value* out) {
+  // The common types are written straight into out's own string (keeping its buffer), in
+  // the form ConvertTextInto gives their text; the rest go through their text.
+  switch (type_oid) {
+    case kInt2Oid:
+    case kInt4Oid:
+    case kInt8Oid:
+    case kOidOid: {
+      std::string_view text;
+      if (!BinaryFieldText(type_oid, b, scratch, &text)) return false;
+      out->kind = ValueKind::kInt;
+      out->text.assign(text);
+      return true;
+    }
+    case kTextOid:
+    case kVarcharOid:
+    case kBpcharOid:
+      out->kind = ValueKind::kString;
+      out->text.assign(b);
+      return true;
+    case kNumericOid:
+      out->kind = ValueKind::kNumeric;
+      return NumericText(b, &out->text);
+    case kUuidOid:
+      out->kind = ValueKind::kString;
+      return UuidText(b, &out->text);
+    case kTimestampOid:
+    case kTimestamptzOid: {
+      bool iso = true;
+      if (!TimestampText(b, type_oid == kTimestamptzOid, &iso, &out->text)) return false;
+      if (iso) {
+        out->kind = ValueKind::kString;
+      } else {
+        scratch->swap(out->text);
+        ConvertTextInto(type_oid, *scratch, out);
+      }
+      return true;
+    }
+    default:
+      break;
+  }
+  std::string_view text;
+  if (!BinaryFieldText(type_oid, b, scratch, &text)) return false;
+  ConvertTextInto(type_oid, text, out);
   return true;
 }
 

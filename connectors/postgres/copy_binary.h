@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/value.h"
+
 namespace sluice::pg {
 
 // True for the built-in types whose send form BinaryFieldText turns into text: bool,
@@ -23,6 +25,10 @@ bool HasBinaryText(uint32_t type_oid);
 // send form of the type (wrong length, unknown numeric sign, jsonb version).
 bool BinaryFieldText(uint32_t type_oid, std::string_view bytes, std::string* scratch,
                      std::string_view* text);
+
+// The Value ConvertTextInto gives BinaryFieldText's text, written for the common types
+// without that text in between. False as for BinaryFieldText; `out` is then undefined.
+bool BinaryFieldInto(uint32_t type_oid, std::string_view bytes, std::string* scratch, Value* out);
 
 // Reads the fields of one CopyData message of a binary COPY. The first message of a COPY
 // starts with the file header, which Start skips; the last holds only the trailer.

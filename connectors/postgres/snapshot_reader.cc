@@ -43,33 +43,33 @@ size_t FieldBytes(const Field& f) {
          (f.value.text.size() > 15 ? f.value.text.size() : 0);
 }
 
-// The fields of a binary row as CopyFieldReader gives a text line's: each value as its
-// type's text output.
-class BinaryFieldReader {
+// The fields of a text line, each converted from its text.
+class TextFields : public CopyFieldReader {
  public:
-  BinaryFieldReader(std::string_view row, const std::vector<ColumnType>& types) : types_(types) {
-    started_ = reader_.Start(row);
+  using CopyFieldReader::CopyFieldReader;
+  static bool Convert(const ColumnType& type, std::string_view text, Value* out, std::string*) {
+    ConvertColumnInto(type, text, out);
+    return true;
   }
-  bool Next(CopyField* field, std::string* scratch) {
-    if (!started_ || malformed_) return false;
-    std::string_view bytes;
-    if (!reader_.Next(&field->null, &bytes)) return false;
-    const size_t column = column_++;
-    if (field->null || column >= types_.size()) {
-      field->text = bytes;
-      return true;
-    }
-    if (!BinaryFieldText(types_[column].oid, bytes, scratch, &field->text)) malformed_ = true;
-    return !malformed_;
+};
+
+// The fields of a binary row, each converted from its send form.
+class BinaryFields {
+ public:
+  explicit BinaryFields(std::string_view row) { started_ = reader_.Start(row); }
+  // The next field's bytes, as CopyFieldReader::Next gives a field's text.
+  bool Next(CopyField* field, std::string*) {
+    return started_ && reader_.Next(&field->null, &field->text);
   }
-  bool malformed() const { return !started_ || malformed_ || reader_.malformed(); }
+  static bool Convert(const ColumnType& type, std::string_view bytes, Value* out,
+                      std::string* scratch) {
+    return BinaryFieldInto(type.oid, bytes, scratch, out);
+  }
+  bool malformed() const { return !started_ || reader_.malformed(); }
 
  private:
-  const std::vector<ColumnType>& types_;
   CopyBinaryReader reader_;
-  size_t column_ = 0;
   bool started_ = false;
-  bool malformed_ = false;
 };
 
 }  // namespace
@@ -85,10 +85,10 @@ bool CopyRowDecoder::RowOf(std::string_view* message) const {
 
 bool CopyRowDecoder::Fill(std::string_view row, Change& c, size_t* bytes) {
   if (binary_) {
-    BinaryFieldReader fields(row, types_);
+    BinaryFields fields(row);
     return FillFrom(fields, c, bytes);
   }
-  CopyFieldReader fields(row);
+  TextFields fields(row);
   return FillFrom(fields, c, bytes);
 }
 
@@ -116,7 +116,7 @@ bool CopyRowDecoder::FillFrom(Fields& reader, Change& c, size_t* bytes) {
       f.value.text.clear();
     } else {
       FitBuffer(f.value.text, field.text.size());
-      ConvertColumnInto(types_[i], field.text, &f.value);
+      if (!reader.Convert(types_[i], field.text, &f.value, &scratch_)) return false;
     }
     n += FieldBytes(f);
   }
