@@ -206,6 +206,7 @@ for ((run = 1; run <= BENCH_RUNS; run++)); do
   e2e_config "$work/e2e-kafka" "$kafka_slot" "out: { type: kafka, brokers: \"$brokers\", topic: bench.e2e }"
   e2e_config "$work/e2e-null" "$null_slot" "out: { type: \"null\" }"
   drop_slots
+  target=""  # the WAL position every drain ends at, set by bench_drain_prepare
   bench_drain_prepare target "$db" "$recv_slot" "$rows" "$txns" "$work/e2e-kafka" "$work/e2e-null"
   if ((run % 2)); then
     r=$(bench_drain_recv "$db" "$recv_slot" "$publication" "$target")

@@ -17,9 +17,7 @@ constexpr std::string_view kSignature{"PGCOPY\n\377\r\n\0", 11};
 uint16_t Get16(const char* p) {
   return static_cast<uint16_t>((static_cast<uint8_t>(p[0]) << 8) | static_cast<uint8_t>(p[1]));
 }
-uint32_t Get32(const char* p) {
-  return (static_cast<uint32_t>(Get16(p)) << 16) | Get16(p + 2);
-}
+uint32_t Get32(const char* p) { return (static_cast<uint32_t>(Get16(p)) << 16) | Get16(p + 2); }
 uint64_t Get64(const char* p) { return (static_cast<uint64_t>(Get32(p)) << 32) | Get32(p + 4); }
 
 template <typename T>
@@ -227,8 +225,11 @@ bool UuidText(std::string_view b, std::string* out) {
 
 }  // namespace
 
-bool HasBinaryText(uint32_t type_oid) {
+BinaryReading BinaryReadingOf(uint32_t type_oid) {
   switch (type_oid) {
+    case kFloat4Oid:
+    case kFloat8Oid:
+      return BinaryReading::kAsText;
     case kBoolOid:
     case kInt2Oid:
     case kInt4Oid:
@@ -246,9 +247,9 @@ bool HasBinaryText(uint32_t type_oid) {
     case kDateOid:
     case kTimestampOid:
     case kTimestamptzOid:
-      return true;
+      return BinaryReading::kSendForm;
     default:
-      return false;
+      return BinaryReading::kNone;
   }
 }
 
@@ -261,6 +262,8 @@ bool BinaryFieldText(uint32_t type_oid, std::string_view b, std::string* scratch
     case kBpcharOid:
     case kNameOid:
     case kJsonOid:
+    case kFloat4Oid:  // selected as text
+    case kFloat8Oid:
       *text = b;
       return true;
     case kJsonbOid:  // a version byte (1), then the text

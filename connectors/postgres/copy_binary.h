@@ -13,13 +13,19 @@
 
 namespace sluice::pg {
 
-// True for the built-in types whose send form BinaryFieldText turns into text: bool,
-// int2/int4/int8/oid, numeric, text/varchar/bpchar/name, json/jsonb, bytea, uuid, date,
-// timestamp, timestamptz. A table with any other column type (a float, an array, an enum,
-// ...) is copied as text.
-bool HasBinaryText(uint32_t type_oid);
+// How a column of a type is read from a binary COPY.
+enum class BinaryReading : uint8_t {
+  kNone,      // it is not: a table with such a column (an array, an enum, ...) is copied as text
+  kSendForm,  // its send form, turned into text here: bool, int2/int4/int8/oid, numeric,
+              // text/varchar/bpchar/name, json/jsonb, bytea, uuid, date, timestamp, timestamptz
+  kAsText,    // selected as `column::text`, its output function's text, which the server
+              // formats as in a text COPY: float4/float8, whose shortest-exact digits sluice
+              // would otherwise have to reproduce
+};
+BinaryReading BinaryReadingOf(uint32_t type_oid);
 
-// The output function's text of one value in send form, under kSessionOptions (DateStyle
+// The output function's text of one value as a binary COPY carries it (BinaryReadingOf),
+// under kSessionOptions (DateStyle
 // ISO, TimeZone UTC, bytea hex). Text-like types view `bytes` itself; the others are
 // written into *scratch, which the result then views. False when `bytes` is not a valid
 // send form of the type (wrong length, unknown numeric sign, jsonb version).

@@ -189,7 +189,7 @@ std::vector<RangeJob> PostgresSource::SnapshotJobs(const PgConn& conn,
         ++p.ranges_done;
         continue;
       }
-      jobs.push_back(RangeJob{t, r, RangeCopySql(conn, *t, plan, r)});
+      jobs.push_back(RangeJob{t, r, RangeFrom(conn, *t, plan, r)});
     }
     p.estimate = std::max(t->estimated_rows, p.rows);
     p.done->Set(static_cast<double>(p.rows));

@@ -76,7 +76,7 @@ class PostgresScan : public SourceScan {
     const TableInfo* t = Find(table);
     if (!t) return Status::NotFound("no table " + table.ToString() + " in the scan");
     TablePlan whole;  // no bounds: one range, the whole table
-    return Copy(*t, RangeCopySql(conn_, *t, whole, 0), each);
+    return Copy(*t, RangeFrom(conn_, *t, whole, 0), each);
   }
 
   Result<std::vector<Change>> Lookup(const TableId& table,
@@ -85,7 +85,7 @@ class PostgresScan : public SourceScan {
     if (!t) return Status::NotFound("no table " + table.ToString() + " in the scan");
     std::vector<Change> out;
     if (keys.empty()) return out;
-    Status s = Copy(*t, KeysCopySql(conn_, *t, keys), [&](std::vector<Change>&& rows) {
+    Status s = Copy(*t, KeysFrom(conn_, *t, keys), [&](std::vector<Change>&& rows) {
       for (Change& c : rows) out.push_back(std::move(c));
       return Status::Ok();
     });
@@ -101,12 +101,12 @@ class PostgresScan : public SourceScan {
     return nullptr;
   }
 
-  Status Copy(const TableInfo& t, const std::string& sql,
+  Status Copy(const TableInfo& t, const std::string& from,
               const std::function<Status(std::vector<Change>&&)>& each) {
     Status failed;
     SnapshotLimits limits;
     limits.batch_max_changes = kScanBatch;
-    Status s = CopyRange(conn_, t, types_, source_, sql, at_, limits, [&](Batch&& batch, bool) {
+    Status s = CopyRange(conn_, t, types_, source_, from, at_, limits, [&](Batch&& batch, bool) {
       if (batch.changes.empty()) return true;
       failed = each(std::move(batch.changes));
       return failed.ok();

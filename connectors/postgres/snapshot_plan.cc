@@ -128,11 +128,9 @@ bool PlanFits(const TablePlan& plan, const TableInfo& table) {
   return plan.key == table.key_columns;
 }
 
-std::string RangeCopySql(const PgConn& conn, const TableInfo& table, const TablePlan& plan,
-                         size_t range) {
-  std::string cols;
-  for (const auto& c : table.columns) cols += (cols.empty() ? "" : ", ") + conn.Ident(c.name);
-  std::string sql = "COPY (SELECT " + cols + " FROM " + TableName(conn, table);
+std::string RangeFrom(const PgConn& conn, const TableInfo& table, const TablePlan& plan,
+                      size_t range) {
+  std::string sql = "FROM " + TableName(conn, table);
   std::string where;
   std::string key = "ROW(" + KeyList(conn, plan.key) + ")";
   if (range > 0 && range - 1 < plan.bounds.size()) {
@@ -142,18 +140,16 @@ std::string RangeCopySql(const PgConn& conn, const TableInfo& table, const Table
     where += (where.empty() ? "" : " AND ") + key + " <= " + RowOf(conn, plan.bounds[range]);
   }
   if (!where.empty()) sql += " WHERE " + where;
-  return sql + ") TO STDOUT";
+  return sql;
 }
 
-std::string KeysCopySql(const PgConn& conn, const TableInfo& table,
-                        const std::vector<std::vector<std::string>>& keys) {
-  std::string cols;
-  for (const auto& c : table.columns) cols += (cols.empty() ? "" : ", ") + conn.Ident(c.name);
+std::string KeysFrom(const PgConn& conn, const TableInfo& table,
+                     const std::vector<std::vector<std::string>>& keys) {
   std::string in;
   for (const auto& k : keys) in += (in.empty() ? "" : ", ") + RowOf(conn, k);
   if (in.empty()) in = "NULL";
-  return "COPY (SELECT " + cols + " FROM " + TableName(conn, table) + " WHERE ROW(" +
-         KeyList(conn, table.key_columns) + ") IN (" + in + ")) TO STDOUT";
+  return "FROM " + TableName(conn, table) + " WHERE ROW(" + KeyList(conn, table.key_columns) +
+         ") IN (" + in + ")";
 }
 
 }  // namespace sluice::pg

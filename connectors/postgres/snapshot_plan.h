@@ -50,15 +50,15 @@ double SamplePercent(int64_t estimated_rows, int64_t chunk_rows);
 // The plan still fits the table: it was made for the same key columns.
 bool PlanFits(const TablePlan& plan, const TableInfo& table);
 
-// `COPY (SELECT <columns> FROM table WHERE <range>) TO STDOUT` for range `range` of `plan`.
-// Bounds are written as literals of unknown type, which PostgreSQL reads as the key
-// column's type, so the row comparison can use the key's index.
-std::string RangeCopySql(const PgConn& conn, const TableInfo& table, const TablePlan& plan,
-                         size_t range);
+// `FROM table WHERE <range>` for range `range` of `plan`, for CopyRange. Bounds are
+// written as literals of unknown type, which PostgreSQL reads as the key column's type, so
+// the row comparison can use the key's index.
+std::string RangeFrom(const PgConn& conn, const TableInfo& table, const TablePlan& plan,
+                      size_t range);
 
-// `COPY (SELECT <columns> FROM table WHERE <key> IN (...)) TO STDOUT`: the rows with these
-// key values (text forms, in key column order).
-std::string KeysCopySql(const PgConn& conn, const TableInfo& table,
-                        const std::vector<std::vector<std::string>>& keys);
+// `FROM table WHERE <key> IN (...)`, for CopyRange: the rows with these key values (text
+// forms, in key column order).
+std::string KeysFrom(const PgConn& conn, const TableInfo& table,
+                     const std::vector<std::vector<std::string>>& keys);
 
 }  // namespace sluice::pg

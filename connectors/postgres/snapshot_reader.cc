@@ -22,7 +22,10 @@ CopyRowDecoder::CopyRowDecoder(const TableInfo& table, const TypeOverrides& type
   types_.reserve(table.columns.size());
   for (const auto& c : table.columns) {
     types_.push_back(ResolveColumnType(types, c.type_oid));
-    if (types_.back().array_elem != 0 || !HasBinaryText(types_.back().oid)) binary_ = false;
+    if (types_.back().array_elem != 0 ||
+        BinaryReadingOf(types_.back().oid) == BinaryReading::kNone) {
+      binary_ = false;
+    }
   }
   for (const auto& k : table.key_columns) {
     for (size_t i = 0; i < table.columns.size(); ++i) {
@@ -73,6 +76,18 @@ class BinaryFields {
 };
 
 }  // namespace
+
+std::string CopyRowDecoder::CopySql(const PgConn& conn, const std::string& from) const {
+  std::string sql = "COPY (SELECT ";
+  for (size_t i = 0; i < table_.columns.size(); ++i) {
+    if (i > 0) sql += ", ";
+    sql += conn.Ident(table_.columns[i].name);
+    if (binary_ && BinaryReadingOf(types_[i].oid) == BinaryReading::kAsText) sql += "::text";
+  }
+  sql += " " + from + ") TO STDOUT";
+  if (binary_) sql += " (FORMAT binary)";
+  return sql;
+}
 
 bool CopyRowDecoder::RowOf(std::string_view* message) const {
   if (!binary_) {
@@ -143,10 +158,10 @@ bool CopyRowDecoder::FillFrom(Fields& reader, Change& c, size_t* bytes) {
 }
 
 Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
-                 const std::string& source_name, const std::string& copy_sql, Lsn tag,
+                 const std::string& source_name, const std::string& from, Lsn tag,
                  const SnapshotLimits& limits, const EmitFn& emit) {
   CopyRowDecoder decoder(table, types, source_name, tag, /*prefer_binary=*/true);
-  const std::string sql = decoder.binary() ? copy_sql + " (FORMAT binary)" : copy_sql;
+  const std::string sql = decoder.CopySql(conn, from);
   ResultPtr start(PQexec(conn.get(), sql.c_str()));
   if (!start || PQresultStatus(start.get()) != PGRES_COPY_OUT) {
     return ToStatus(conn.get(), start.get(), "snapshot of " + table.Qualified());

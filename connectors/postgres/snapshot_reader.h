@@ -35,8 +35,11 @@ class CopyRowDecoder {
   // binary reading; otherwise, and by default, text lines.
   CopyRowDecoder(const TableInfo& table, const TypeOverrides& types, const std::string& source_name,
                  Lsn tag, bool prefer_binary = false);
-  // The COPY's rows come in binary format (the statement must ask for it).
+  // The COPY's rows come in binary format (CopySql asks for it).
   bool binary() const { return binary_; }
+  // `COPY (SELECT <the table's columns> <from>) TO STDOUT` in the format this decoder reads:
+  // in binary, a column read as text (BinaryReading::kAsText) is selected as `column::text`.
+  std::string CopySql(const PgConn& conn, const std::string& from) const;
   // Narrows one CopyData message to the row Fill takes: a text line loses its newline; in
   // binary format, false for the messages that hold no row (the file header alone, the
   // trailer).
@@ -59,11 +62,12 @@ class CopyRowDecoder {
   std::string scratch_;  // an escaped field unescaped, or a binary one as text
 };
 
-// Runs `copy_sql` (a `COPY (SELECT <table's columns> ...) TO STDOUT`, without options: the
-// format is added here, binary when the decoder reads it). Every row becomes a `read`
-// change at position (tag, 0). Cancelled when `emit` refuses a batch.
+// Copies the table's rows `from` ("FROM <table> WHERE ...": RangeFrom, KeysFrom) in binary
+// format when every column has a binary reading, else as text (CopyRowDecoder::CopySql).
+// Every row becomes a `read` change at position (tag, 0). Cancelled when `emit` refuses a
+// batch.
 Status CopyRange(PgConn& conn, const TableInfo& table, const TypeOverrides& types,
-                 const std::string& source_name, const std::string& copy_sql, Lsn tag,
+                 const std::string& source_name, const std::string& from, Lsn tag,
                  const SnapshotLimits& limits, const EmitFn& emit);
 
 // Starts a read-only repeatable-read transaction on `conn` that imports `snapshot`

@@ -68,7 +68,7 @@ void SnapshotWorkers::Work(size_t worker) {
     if (job >= jobs_.size()) break;
     const RangeJob& j = jobs_[job];
     auto emit = [&](Batch&& b, bool last) { return Push(RangePiece{job, std::move(b), last}); };
-    Status s = CopyRange(conn, *j.table, *params_.types, params_.source, j.copy_sql, params_.tag,
+    Status s = CopyRange(conn, *j.table, *params_.types, params_.source, j.from, params_.tag,
                          params_.limits, emit);
     if (!s.ok()) {
       if (s.code() != StatusCode::kCancelled) {

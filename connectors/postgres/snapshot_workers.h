@@ -40,7 +40,7 @@ class BulkScheduling {
 struct RangeJob {
   const TableInfo* table = nullptr;  // outlives the workers
   size_t range = 0;
-  std::string copy_sql;
+  std::string from;  // RangeFrom's
 };
 
 // A batch of one job's rows. The job's batches arrive in order; the one with `last` set

@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/json_diff.h"
 #include "core/verify.h"
 #include "sinks/elasticsearch/es_client.h"
 #include "sinks/elasticsearch/es_sink.h"
@@ -15,20 +16,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int kScrollPage = 500;
-
-std::string FirstDifference(const json& stored, const json& expected) {
-  for (auto it = expected.begin(); it != expected.end(); ++it) {
-    auto s = stored.find(it.key());
-    if (s == stored.end()) return "field " + it.key() + " is missing";
-    if (*s != it.value()) {
-      return "field " + it.key() + ": stored " + s->dump() + ", expected " + it.value().dump();
-    }
-  }
-  for (auto it = stored.begin(); it != stored.end(); ++it) {
-    if (!expected.contains(it.key())) return "field " + it.key() + " should not be there";
-  }
-  return "the documents differ";
-}
 
 Result<json> JsonAnswer(const Result<HttpResponse>& r, const std::string& what) {
   if (!r.ok()) return r.status();
@@ -94,7 +81,7 @@ class EsReader : public SinkReader {
         const json& stored = d["_source"];
         if (stored != want) {
           out[i].verdict = Verdict::kDifferent;
-          out[i].detail = FirstDifference(stored, want);
+          out[i].detail = FirstMemberDifference(stored, want, "field", "the documents differ");
         }
       }
     }

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/json_diff.h"
 #include "core/verify.h"
 #include "sinks/redis/redis_sink.h"
 
@@ -47,17 +48,7 @@ json ExpectedObject(Format format, const Row& row) {
 // "column price: stored 10, expected 11" for the first member that differs.
 std::string FirstDifference(const json& stored, const json& expected) {
   if (!stored.is_object()) return "the stored value is not a JSON object";
-  for (auto it = expected.begin(); it != expected.end(); ++it) {
-    auto s = stored.find(it.key());
-    if (s == stored.end()) return "column " + it.key() + " is missing";
-    if (*s != it.value()) {
-      return "column " + it.key() + ": stored " + s->dump() + ", expected " + it.value().dump();
-    }
-  }
-  for (auto it = stored.begin(); it != stored.end(); ++it) {
-    if (!expected.contains(it.key())) return "column " + it.key() + " should not be there";
-  }
-  return "the values differ";
+  return FirstMemberDifference(stored, expected, "column", "the values differ");
 }
 
 std::string KeyText(const json& v) {

@@ -1,8 +1,8 @@
 // The snapshot reads a table whose column types all have a binary reading with
 // `COPY ... (FORMAT binary)`. The same rows read as text (PostgreSQL's own output
 // functions) must give the same changes, value for value: the server is the oracle for
-// every edge the binary reading rewrites (numeric scales, BC and far dates, infinities,
-// fractions of seconds, bytes, unicode).
+// every edge the binary reading rewrites (numeric scales, float notation, BC and far dates,
+// infinities, fractions of seconds, bytes, unicode).
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -17,7 +17,7 @@ namespace {
 constexpr const char* kColumns =
     "id int4 PRIMARY KEY, b bool, i2 int2, i8 int8, o oid, n numeric, n4 numeric(20,4), "
     "tx text, vc varchar(12), ch char(5), nm name, j json, jb jsonb, by bytea, u uuid, "
-    "d date, ts timestamp, tz timestamptz, dom big_id";
+    "d date, ts timestamp, tz timestamptz, dom big_id, f4 float4, f8 float8";
 
 // Rows whose values sit on the edges of each type's send form.
 constexpr const char* kEdgeRows = R"sql(
@@ -25,32 +25,32 @@ INSERT INTO t VALUES
  (1, true, 32767, 9223372036854775807, 4294967295, 'NaN', 0, E'tab\there\nnew \\ line',
   'héllo', 'ab', 'pg_name', E'{"a":\n [1, 2]}', '{"k": [1, null, "x\\ny"]}', '\x00ff10',
   'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '4713-11-24 BC', '4713-11-24 00:00:00 BC',
-  '294276-12-31 23:59:59.999999', 9223372036854775807),
+  '294276-12-31 23:59:59.999999', 9223372036854775807, 'NaN', '-0'),
  (2, false, -32768, -9223372036854775808, 0, 'Infinity', -0.0001, '', '', '', '', 'null',
   '[]', '', '00000000-0000-0000-0000-000000000000', '5874897-12-31', '0001-01-01 00:00:00',
-  '0001-12-31 23:59:59.5 BC', -1),
+  '0001-12-31 23:59:59.5 BC', -1, 'Infinity', '1.7976931348623157e+308'),
  (3, NULL, NULL, NULL, NULL, '-Infinity', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL),
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL),
  (4, true, 0, 0, 1, 0, 1234567890123456.7891, '🙂 漢字', ' ', '🙂', 'x', '""', '"s"',
-  '\x', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'infinity', '-infinity', 'infinity', 0),
+  '\x', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'infinity', '-infinity', 'infinity', 0, '-Infinity', '-5e-324'),
  (5, true, 1, 1, 2, 0.000, 0.5, '\N', 'a', 'abcde', 'y', '1', '1.5e300', '\x5c4e',
   'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '-infinity', '2000-01-01 00:00:00',
-  '1999-12-31 23:59:59.000001', 2),
+  '1999-12-31 23:59:59.000001', 2, '1e-45', '0.0001'),
  (6, true, 1, 1, 2, '-0.000000000000000000000000000001', 0, 'x', 'a', 'a', 'y', '1', '1',
   '\x00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '10000-01-01', '10000-01-01 00:00:00.01',
-  '0044-03-15 12:00:00.120000 BC', 3),
+  '0044-03-15 12:00:00.120000 BC', 3, '3.4028235e+38', '0.00001'),
  (7, true, 1, 1, 2, '100000000000000000000000000000000000000000000000000.00000000000000000001',
   99999999999999.9999, 'x', 'a', 'a', 'y', '1', '1', '\x00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
-  '2000-01-01', '1999-12-31 23:59:59.999999', '2000-01-01 00:00:00.000001', 4),
+  '2000-01-01', '1999-12-31 23:59:59.999999', '2000-01-01 00:00:00.000001', 4, '123456789', '123456789012345'),
  (8, true, 1, 1, 2, 10000, -10000, 'x', 'a', 'a', 'y', '1', '1', '\x00',
-  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '1999-12-31', '1900-02-28 12:00:00', '2024-02-29 00:00:00', 5),
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '1999-12-31', '1900-02-28 12:00:00', '2024-02-29 00:00:00', 5, '999999', '1234567890123456'),
  (9, true, 1, 1, 2, 0.1, 0.01, 'x', 'a', 'a', 'y', '1', '1', '\x00',
-  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2000-03-01', '1600-02-29 00:00:00', '0001-01-01 00:00:00 BC', 6);
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2000-03-01', '1600-02-29 00:00:00', '0001-01-01 00:00:00 BC', 6, '1000000', '0.1');
 )sql";
 
 // Random rows over each type's whole range: numerics of 0-40 fraction digits and
-// magnitudes 1e-30 to 1e30, dates from 4713 BC to 5874897 AD, timestamps to the
-// microsecond from 4713 BC to 294276 AD, text and bytes of every length.
+// magnitudes 1e-30 to 1e30, floats of every magnitude, dates from 4713 BC to 5874897 AD, timestamps
+// to the microsecond from 4713 BC to 294276 AD, text and bytes of every length.
 constexpr const char* kRandomRows = R"sql(
 SELECT setseed(0.42);
 INSERT INTO t
@@ -80,7 +80,10 @@ SELECT g + 100,
                                  secs => floor(random() * 86400000000) / 1e6)
             ELSE timestamptz '2026-11-25 00:00:00+00' + floor(random() * 1e6) * interval '1 microsecond'
        END,
-       (random() * 1e18)::int8
+       (random() * 1e18)::int8,
+       (sign(random() - 0.5) * (0.1 + random()) * 10 ^ (floor(random() * 75) - 37))::float4,
+       CASE WHEN g % 3 = 0 THEN round(random() * 1e6)::float8 / 100
+            ELSE (random() - 0.5) * 10 ^ (floor(random() * 600) - 300) END
 FROM generate_series(1, 5000) g;
 )sql";
 
@@ -93,17 +96,18 @@ struct Read {
 // CopyRange (the snapshot's own path, file header and trailer included).
 Read ReadTable(pg::PgConn& conn, const pg::TableInfo& table, const pg::TypeOverrides& types,
                bool prefer_binary) {
-  const std::string sql = "COPY (SELECT * FROM t ORDER BY id) TO STDOUT";
+  const std::string from = "FROM t ORDER BY id";
   Read out;
   pg::CopyRowDecoder probe(table, types, "src", Lsn(7), prefer_binary);
+  const std::string sql = probe.CopySql(conn, from);
   out.binary = probe.binary();
   if (prefer_binary) {
     pg::SnapshotLimits limits;
-    Status s = pg::CopyRange(conn, table, types, "src", sql, Lsn(7), limits,
-                             [&](Batch&& batch, bool) {
-                               for (auto& c : batch.changes) out.changes.push_back(std::move(c));
-                               return true;
-                             });
+    Status s =
+        pg::CopyRange(conn, table, types, "src", from, Lsn(7), limits, [&](Batch&& batch, bool) {
+          for (auto& c : batch.changes) out.changes.push_back(std::move(c));
+          return true;
+        });
     REQUIRE(s.ok());
     return out;
   }
@@ -158,13 +162,14 @@ TEST_CASE("PostgresCopyBinary: a binary COPY reads every row as the text COPY do
   db.Exec(std::string("CREATE TABLE t (") + kColumns + ")");
   db.Exec(kEdgeRows);
   db.Exec(kRandomRows);
-  db.Exec("CREATE TABLE f (id int4 PRIMARY KEY, x float8)");
+  db.Exec("CREATE TABLE f (id int4 PRIMARY KEY, x interval)");
 
   auto conn = pg::PgConn::Connect(db.Dsn(), false);
   REQUIRE(conn.ok());
   auto types = pg::LoadTypeOverrides(*conn);
   REQUIRE(types.ok());
-  auto tables = pg::ResolveTables(*conn, {TableSelector{"public", "t"}, TableSelector{"public", "f"}});
+  auto tables =
+      pg::ResolveTables(*conn, {TableSelector{"public", "t"}, TableSelector{"public", "f"}});
   REQUIRE(tables.ok());
   REQUIRE(tables->size() == 2);
   const pg::TableInfo& t = tables->at(0).name == "t" ? tables->at(0) : tables->at(1);
@@ -177,7 +182,7 @@ TEST_CASE("PostgresCopyBinary: a binary COPY reads every row as the text COPY do
   CHECK(text.changes.size() == 5009);
   RequireSameRows(text, binary);
 
-  // A float column has none: such a table is copied as text.
+  // An interval column has none: such a table is copied as text.
   CHECK_FALSE(pg::CopyRowDecoder(f, *types, "src", Lsn(7), true).binary());
 }
 

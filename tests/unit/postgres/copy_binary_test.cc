@@ -57,6 +57,8 @@ TEST_CASE("BinaryFieldText: send forms become the output functions' text", "[uni
   CHECK(Text(kTimestampOid, Be(static_cast<uint64_t>(-1), 8)) == "1999-12-31 23:59:59.999999");
   CHECK(Text(kTimestamptzOid, Be(1'500'000, 8)) == "2000-01-01 00:00:01.5+00");
   CHECK(Text(kTimestamptzOid, Be(0x8000000000000000ull, 8)) == "-infinity");
+  // Floats come selected as text: their bytes are the output function's text.
+  CHECK(Text(kFloat8Oid, "1.2345678901234568e+20") == "1.2345678901234568e+20");
   CHECK(Text(kUuidOid, Be(0x0123456789abcdefull, 8) + Be(0xfedcba9876543210ull, 8)) ==
         "01234567-89ab-cdef-fedc-ba9876543210");
 }
@@ -69,9 +71,10 @@ TEST_CASE("BinaryFieldText: a send form of the wrong shape is refused", "[unit][
   CHECK(Text(kNumericOid, Numeric(0, 0x1234, 0, {1})) == "<malformed>");
   CHECK(Text(kNumericOid, Numeric(0, 0, 0, {10000})) == "<malformed>");
   CHECK(Text(kNumericOid, Numeric(0, 0, 0, {1}).substr(0, 9)) == "<malformed>");
-  CHECK(Text(kFloat8Oid, Be(0, 8)) == "<malformed>");  // no binary reading
-  CHECK_FALSE(HasBinaryText(kFloat8Oid));
-  CHECK(HasBinaryText(kTimestamptzOid));
+  CHECK(Text(kIntervalOid, std::string(16, 0)) == "<malformed>");  // no binary reading
+  CHECK(BinaryReadingOf(kIntervalOid) == BinaryReading::kNone);
+  CHECK(BinaryReadingOf(kTimestamptzOid) == BinaryReading::kSendForm);
+  CHECK(BinaryReadingOf(kFloat4Oid) == BinaryReading::kAsText);
 }
 
 TEST_CASE("CopyBinaryReader: header, rows, NULLs, trailer and torn messages", "[unit][postgres]") {
