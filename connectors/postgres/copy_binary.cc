@@ -203,6 +203,17 @@ bool TimestampText(std::string_view b, bool tz, bool* iso, std::string* out) {
   return true;
 }
 
+// int2send, int4send, oidsend, int8send: the integer big-endian, in sizeof(Int) bytes.
+template <typename Int>
+bool IntegerText(std::string_view b, std::string* out) {
+  if (b.size() != sizeof(Int)) return false;
+  uint64_t v = 0;
+  for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
+  out->clear();
+  AppendNumber(out, static_cast<Int>(v));
+  return true;
+}
+
 constexpr char kHex[] = "0123456789abcdef";
 
 void AppendHex(std::string* out, std::string_view bytes) {
@@ -275,24 +286,16 @@ bool BinaryFieldText(uint32_t type_oid, std::string_view b, std::string* scratch
       *text = b[0] != 0 ? "t" : "f";
       return true;
     case kInt2Oid:
-      if (b.size() != 2) return false;
-      scratch->clear();
-      AppendNumber(scratch, static_cast<int16_t>(Get16(b.data())));
+      ok = IntegerText<int16_t>(b, scratch);
       break;
     case kInt4Oid:
-      if (b.size() != 4) return false;
-      scratch->clear();
-      AppendNumber(scratch, static_cast<int32_t>(Get32(b.data())));
+      ok = IntegerText<int32_t>(b, scratch);
       break;
     case kOidOid:
-      if (b.size() != 4) return false;
-      scratch->clear();
-      AppendNumber(scratch, Get32(b.data()));
+      ok = IntegerText<uint32_t>(b, scratch);
       break;
     case kInt8Oid:
-      if (b.size() != 8) return false;
-      scratch->clear();
-      AppendNumber(scratch, static_cast<int64_t>(Get64(b.data())));
+      ok = IntegerText<int64_t>(b, scratch);
       break;
     case kNumericOid:
       ok = NumericText(b, scratch);
