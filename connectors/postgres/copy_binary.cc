@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "connectors/postgres/type_map.h"
+#include "connectors/postgres/wire.h"
 
 namespace sluice::pg {
 namespace {
@@ -14,11 +15,9 @@ constexpr uint32_t kNameOid = 19;
 // Binary COPY's file header: signature, flags (int32), extension length (int32).
 constexpr std::string_view kSignature{"PGCOPY\n\377\r\n\0", 11};
 
-uint16_t Get16(const char* p) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(p[0]) << 8) | static_cast<uint8_t>(p[1]));
-}
-uint32_t Get32(const char* p) { return (static_cast<uint32_t>(Get16(p)) << 16) | Get16(p + 2); }
-uint64_t Get64(const char* p) { return (static_cast<uint64_t>(Get32(p)) << 32) | Get32(p + 4); }
+uint16_t Get16(const char* p) { return static_cast<uint16_t>(ReadBigEndian(p, 2)); }
+uint32_t Get32(const char* p) { return static_cast<uint32_t>(ReadBigEndian(p, 4)); }
+uint64_t Get64(const char* p) { return ReadBigEndian(p, 8); }
 
 template <typename T>
 void AppendNumber(std::string* out, T v) {
@@ -207,10 +206,8 @@ bool TimestampText(std::string_view b, bool tz, bool* iso, std::string* out) {
 template <typename Int>
 bool IntegerText(std::string_view b, std::string* out) {
   if (b.size() != sizeof(Int)) return false;
-  uint64_t v = 0;
-  for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
   out->clear();
-  AppendNumber(out, static_cast<Int>(v));
+  AppendNumber(out, static_cast<Int>(ReadBigEndian(b.data(), sizeof(Int))));
   return true;
 }
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "connectors/postgres/wire.h"
+
 namespace sluice::pg {
 namespace {
 
@@ -132,8 +134,7 @@ class Reader {
 
   uint64_t BigEndian(size_t n, const char* what) {
     if (!Need(n, what)) return 0;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(buf_[pos_ + i]);
+    uint64_t v = ReadBigEndian(buf_.data() + pos_, n);
     pos_ += n;
     return v;
   }

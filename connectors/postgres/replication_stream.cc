@@ -6,17 +6,13 @@
 #include <cstring>
 #include <thread>
 
+#include "connectors/postgres/wire.h"
+
 namespace sluice::pg {
 
 namespace {
 
 constexpr int64_t kPgEpochOffsetUs = 946684800LL * 1000000LL;
-
-uint64_t ReadU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
 
 void PutU64(char* p, uint64_t v) {
   for (int i = 7; i >= 0; --i) {
@@ -70,13 +66,13 @@ Result<std::optional<StreamMessage>> ReplicationStream::Next(std::chrono::millis
       StreamMessage m;
       m.type = buffer_[0];
       if (m.type == 'w' && n >= 25) {
-        m.wal_start = Lsn(ReadU64(buffer_ + 1));
-        m.wal_end = Lsn(ReadU64(buffer_ + 9));
+        m.wal_start = Lsn(ReadBigEndian(buffer_ + 1, 8));
+        m.wal_end = Lsn(ReadBigEndian(buffer_ + 9, 8));
         m.payload = std::string_view(buffer_ + 25, static_cast<size_t>(n - 25));
         return std::optional<StreamMessage>(m);
       }
       if (m.type == 'k' && n >= 18) {
-        m.wal_end = Lsn(ReadU64(buffer_ + 1));
+        m.wal_end = Lsn(ReadBigEndian(buffer_ + 1, 8));
         m.reply_requested = buffer_[17] != 0;
         return std::optional<StreamMessage>(m);
       }
