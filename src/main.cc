@@ -30,22 +30,29 @@ namespace {
 
 std::atomic<int> g_signals{0};
 
-// Blocks SIGINT/SIGTERM in every thread and counts them on a dedicated one, so no
-// pipeline thread is ever interrupted inside a write.
+// Blocks SIGINT/SIGTERM/SIGHUP in every thread and takes them on a dedicated one, so no
+// pipeline thread is ever interrupted inside a write. SIGHUP's default action would end the
+// process without draining; it is logged and otherwise left alone.
 void StartSignalThread() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   std::thread([set] {
     while (true) {
       int sig = 0;
-      if (sigwait(&set, &sig) == 0) {
-        int n = ++g_signals;
-        if (n >= 3) std::_Exit(kExitAborted);
+      if (sigwait(&set, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        spdlog::warn(
+            "SIGHUP received: this version does not reload its config; the running "
+            "pipelines go on unchanged (restart sluice to apply a changed file)");
+        continue;
       }
+      int n = ++g_signals;
+      if (n >= 3) std::_Exit(kExitAborted);
     }
   }).detach();
 }

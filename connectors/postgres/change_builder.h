@@ -38,6 +38,8 @@ class ChangeBuilder {
   Result<Effect> Apply(const PgoutputMessage& message, Batch* batch);
 
   bool in_transaction() const { return in_txn_; }
+  // The connection was closed inside a transaction: the server sends it again from its Begin.
+  void AbandonTransaction() { in_txn_ = false; }
 
   // Changes of these tables are counted (the positions of the others stay those of a full
   // replay) but not built: their snapshot is under way, and the stream is replayed for them

@@ -131,7 +131,7 @@ Result<bool> PostgresSource::PumpSnapshot(SnapshotRun& run, PgConn& meta, BatchE
 }
 
 Status PostgresSource::PlanTables(PgConn& conn, const std::vector<const TableInfo*>& todo) {
-  bool changed = false;
+  std::map<std::string, TablePlan> planned;
   for (const TableInfo* t : todo) {
     {
       std::lock_guard lock(state_mu_);
@@ -149,15 +149,14 @@ Status PostgresSource::PlanTables(PgConn& conn, const std::vector<const TableInf
     if (!plan.ok()) return plan.status();
     spdlog::info("pipeline {}: {} splits into {} key ranges ({})", ctx_.pipeline, t->Qualified(),
                  plan->ranges(), how);
-    std::lock_guard lock(state_mu_);
-    state_.plans[t->Qualified()] = std::move(plan).value();
-    changed = true;
+    planned[t->Qualified()] = std::move(plan).value();
   }
-  if (!changed) return Status::Ok();
+  if (planned.empty()) return Status::Ok();
   // The bounds are recorded before any range can be: a restart must split the table the
   // same way to know what its finished ranges hold.
-  std::lock_guard lock(state_mu_);
-  return SaveState();
+  return RecordState([&](SourceState& st) {
+    for (auto& [table, plan] : planned) st.plans[table] = plan;
+  });
 }
 
 std::vector<RangeJob> PostgresSource::SnapshotJobs(const PgConn& conn,

@@ -70,6 +70,20 @@ Result<SlotInfo> LookupSlot(PgConn& conn, const std::string& slot) {
   return info;
 }
 
+// The slot, once the walsender this process closed (pid `closed`, may be empty) has let it
+// go, or after kWalsenderExit.
+Result<SlotInfo> LookupSlotReleasedBy(PgConn& conn, const std::string& slot,
+                                      const std::string& closed) {
+  auto info = LookupSlot(conn, slot);
+  for (auto until = std::chrono::steady_clock::now() + kWalsenderExit;
+       info.ok() && !info->active_pid.empty() && info->active_pid == closed &&
+       std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(milliseconds(10));
+    info = LookupSlot(conn, slot);
+  }
+  return info;
+}
+
 std::string SlotsExhausted(const std::string& slot) {
   return "cannot create replication slot " + slot +
          ": all replication slots are in use (raise max_replication_slots, or drop unused "
@@ -98,7 +112,10 @@ PostgresSource::PostgresSource(SourceContext ctx, PostgresOptions options)
       confirmed_lsn_(ctx_.metrics.GetGauge("sluice_source_confirmed_lsn",
                                            "Position confirmed to the source, as a number")),
       reconnects_(ctx_.metrics.GetCounter("sluice_source_reconnects_total",
-                                          "Connections to the source lost and retried")) {
+                                          "Connections to the source lost and retried")),
+      paused_(ctx_.metrics.GetCounter(
+          "sluice_source_paused_total",
+          "Replication connections closed because the sinks took nothing for blocked_timeout")) {
   if (options_.publication.empty()) {
     options_.publication = DefaultName(ctx_.pipeline);
     options_.managed_publication = true;
@@ -109,9 +126,27 @@ PostgresSource::PostgresSource(SourceContext ctx, PostgresOptions options)
 
 PostgresSource::~PostgresSource() = default;
 
-Status PostgresSource::SaveState() {
-  state_.slot = options_.slot;
-  return ctx_.state->Save(kStateFile, SerializeState(state_));
+Status PostgresSource::RecordState(const std::function<void(SourceState&)>& change) {
+  std::lock_guard lock(state_mu_);
+  SourceState next = state_;
+  change(next);
+  next.slot = options_.slot;
+  Status s = ctx_.state->Save(kStateFile, SerializeState(next));
+  if (!s.ok()) {
+    if (!state_failing_.exchange(true)) {
+      spdlog::error(
+          "pipeline {}: cannot record its progress, so nothing past what is recorded is "
+          "confirmed to PostgreSQL until it can (the slot keeps the WAL): {}",
+          ctx_.pipeline, s.message());
+    }
+    return s;
+  }
+  if (state_failing_.exchange(false)) {
+    spdlog::info("pipeline {}: its progress is recorded again in {}", ctx_.pipeline,
+                 ctx_.state->dir());
+  }
+  state_ = std::move(next);
+  return Status::Ok();
 }
 
 namespace {
@@ -191,7 +226,7 @@ Status PostgresSource::Run(BatchEmitter& out, const std::atomic<bool>& stop) {
     if (stop || s.code() == StatusCode::kCancelled) break;
     if (s.ok() && std::exchange(replay_, false)) {
       // The next run replays from the held position, once this walsender let the slot go.
-      replaced_walsender_ = std::to_string(PQbackendPID(stream_->conn().get()));
+      if (stream_) replaced_walsender_ = std::to_string(PQbackendPID(stream_->conn().get()));
       stream_.reset();
       continue;
     }
@@ -204,8 +239,13 @@ Status PostgresSource::Run(BatchEmitter& out, const std::atomic<bool>& stop) {
     if (ctx_.status->phase() == SourcePhase::kStreaming) backoff.Reset();  // a fresh outage
     ctx_.status->Set(SourcePhase::kReconnecting, s.message());
     auto delay = backoff.Next();
-    spdlog::warn("pipeline {}: PostgreSQL unavailable, reconnecting in {} ms: {}", ctx_.pipeline,
-                 delay.count(), s.message());
+    if (state_failing_) {
+      spdlog::warn("pipeline {}: cannot record its progress, retrying in {} ms: {}", ctx_.pipeline,
+                   delay.count(), s.message());
+    } else {
+      spdlog::warn("pipeline {}: PostgreSQL unavailable, reconnecting in {} ms: {}", ctx_.pipeline,
+                   delay.count(), s.message());
+    }
     if (!SleepUnlessStopped(delay, stop, *ctx_.status)) break;
   }
   ctx_.status->Set(SourcePhase::kStopped, "stopped");
@@ -232,14 +272,8 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
   }
   auto repl = PgConn::Connect(options_.dsn, true);
   if (!repl.ok()) return repl.status();
-  auto slot = LookupSlot(*meta, options_.slot);
   // A walsender this process closed may hold the slot a moment longer.
-  for (auto until = std::chrono::steady_clock::now() + kWalsenderExit;
-       slot.ok() && !slot->active_pid.empty() && slot->active_pid == replaced_walsender_ &&
-       std::chrono::steady_clock::now() < until;) {
-    std::this_thread::sleep_for(milliseconds(10));
-    slot = LookupSlot(*meta, options_.slot);
-  }
+  auto slot = LookupSlotReleasedBy(*meta, options_.slot, replaced_walsender_);
   replaced_walsender_.clear();
   if (!slot.ok()) return slot.status();
   if (slot->exists && slot->database != database_) {
@@ -294,17 +328,20 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
     spdlog::info("pipeline {}: created replication slot {} at {}", ctx_.pipeline, options_.slot,
                  tag.ToString());
   }
+  bool record = created;
   {
     std::lock_guard lock(state_mu_);
-    if (created || !state_.slot_created) {
-      state_.slot_created = true;
-      state_.snapshot_lsn = tag.ToString();
+    record = record || !state_.slot_created;
+  }
+  if (record) {
+    SLUICE_RETURN_IF_ERROR(RecordState([&](SourceState& st) {
+      st.slot_created = true;
+      st.snapshot_lsn = tag.ToString();
       if (created) {
-        state_.tables_done.clear();
-        state_.plans.clear();
+        st.tables_done.clear();
+        st.plans.clear();
       }
-      SLUICE_RETURN_IF_ERROR(SaveState());
-    }
+    }));
   }
   {
     std::lock_guard lock(confirm_mu_);
@@ -324,6 +361,7 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
   }
   stream_ = std::make_unique<ReplicationStream>(std::move(repl).value());
   int proto = ProtoVersionFor(meta->server_version());
+  proto_version_ = proto;
   SLUICE_RETURN_IF_ERROR(stream_->Start(options_.slot, options_.publication, Lsn(), proto));
   spdlog::info("pipeline {}: streaming from slot {} (confirmed {}, pgoutput protocol {}){}",
                ctx_.pipeline, options_.slot, Lsn(confirmed_.load()).ToString(), proto,
@@ -335,6 +373,27 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
         ctx_.pipeline, tag.ToString());
   }
   return s;
+}
+
+Status PostgresSource::Reopen(PgConn& meta) {
+  auto repl = PgConn::Connect(options_.dsn, true);
+  if (!repl.ok()) return repl.status();
+  auto slot = LookupSlotReleasedBy(meta, options_.slot, replaced_walsender_);
+  replaced_walsender_.clear();
+  if (!slot.ok()) return slot.status();
+  // A slot lost meanwhile (invalidated while the connection was closed) is RunOnce's to report.
+  if (!slot->exists || slot->wal_status == "lost") {
+    return Status::Unavailable("replication slot " + options_.slot + " changed while closed");
+  }
+  auto stream = std::make_unique<ReplicationStream>(std::move(repl).value());
+  // Transactions whose commit lies before `from` are not sent again: they are in the pipeline.
+  Lsn from = last_emitted_commit_;
+  SLUICE_RETURN_IF_ERROR(stream->Start(options_.slot, options_.publication, from, proto_version_));
+  stream_ = std::move(stream);
+  last_status_ = std::chrono::steady_clock::now();
+  spdlog::info("pipeline {}: the sinks take changes again; streaming from slot {} again, after {}",
+               ctx_.pipeline, options_.slot, from.valid() ? from.ToString() : "its position");
+  return Status::Ok();
 }
 
 }  // namespace sluice::pg
@@ -363,6 +422,10 @@ void RegisterPostgresSource(Registry& registry) {
        {"mark", "lookup"}},
       {"snapshot_parallelism", OptionType::kInt, "2", false,
        "Connections reading snapshot key ranges at once, all in one exported snapshot"},
+      {"blocked_timeout", OptionType::kDuration, "10s", false,
+       "While the sinks take nothing, how long the stream keeps reading ahead before it closes "
+       "the replication connection, so the server's walsender is never left blocked on it; "
+       "it reopens once they take changes"},
       {"snapshot_chunk_rows", OptionType::kInt, "100000", false,
        "Rows per snapshot key range: the unit recorded as done, so a restart re-reads at "
        "most this many rows per reader"},
@@ -376,6 +439,10 @@ void RegisterPostgresSource(Registry& registry) {
     o.toast_lookup = ctx.options.String("toast") == "lookup";
     o.snapshot_parallelism = static_cast<int>(ctx.options.Int("snapshot_parallelism"));
     o.snapshot_chunk_rows = ctx.options.Int("snapshot_chunk_rows");
+    o.blocked_timeout = ctx.options.Duration("blocked_timeout");
+    if (o.blocked_timeout.count() < 100) {
+      return Status::InvalidArgument("blocked_timeout must be at least 100ms");
+    }
     if (o.snapshot_parallelism < 1 || o.snapshot_parallelism > 64) {
       return Status::InvalidArgument("snapshot_parallelism must be between 1 and 64");
     }

@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,9 @@ struct PostgresOptions {
   bool toast_lookup = false;
   int snapshot_parallelism = 2;          // connections reading snapshot ranges at once
   int64_t snapshot_chunk_rows = 100000;  // rows per snapshot key range (about)
+  // How long the stream may wait for full sinks, reading ahead, before it closes the
+  // replication connection (and reopens it once they take changes again).
+  std::chrono::milliseconds blocked_timeout{10000};
 };
 
 // Run() and Shutdown() on the pipeline's source thread; Confirm() from sink threads.
@@ -125,7 +130,24 @@ class PostgresSource : public Source {
   // waited kPromptStatus.
   bool StatusDue() const;
   Status SendStatus(bool reply_requested);
-  Status SaveState();
+  // Called while the pipeline has no room for a batch: keeps the replication socket drained
+  // (read ahead, keepalives answered) and, once the sinks have taken nothing for
+  // blocked_timeout, closes the connection. A walsender blocked writing to a socket nobody
+  // reads cannot exit, and the server's checkpointer waits for it when it invalidates the slot.
+  void KeepReadingWhileBlocked();
+  // Opens the replication connection closed by KeepReadingWhileBlocked (or lost while
+  // reading ahead) again, from the end of the newest commit handed on: what was handed on is
+  // in the pipeline, so the server need not send it again.
+  Status Reopen(PgConn& meta);
+  // Changes a copy of the state, writes it to the state directory and, only once it is
+  // written, makes it the state: what is in memory is never ahead of what a restart reads.
+  Status RecordState(const std::function<void(SourceState&)>& change);
+  // Confirm()'s snapshot half: records the ranges checkpoint `token` covers. False when they
+  // could not be recorded; then nothing of the checkpoint may be confirmed.
+  bool RecordRangesUpTo(uint64_t token);
+  // A checkpoint that could not be confirmed because its ranges could not be recorded is
+  // tried again from the source thread (about every second), as no later one may come.
+  void RetryUnrecorded();
   // Learns the database name and, unless configured, names the slot after it.
   Status ResolveSlotName(PgConn& conn);
   Status LoadStateOnce();
@@ -158,14 +180,21 @@ class PostgresSource : public Source {
   Lsn sent_flush_;  // source thread: the flush position the server last heard from us
 
   std::chrono::steady_clock::time_point last_lag_poll_;  // source thread
+  int proto_version_ = 1;                                // source thread: pgoutput's
+  // Source thread: since when the pipeline has had no room for the batch being handed on.
+  std::optional<std::chrono::steady_clock::time_point> blocked_since_;
 
   Gauge& lag_bytes_;
   Gauge& confirmed_lsn_;
   Counter& reconnects_;
+  Counter& paused_;
 
   std::mutex state_mu_;
-  SourceState state_;                         // guarded by state_mu_
-  std::vector<EmittedRange> snapshot_order_;  // token k = first k entries done; guarded
+  SourceState state_;                       // guarded by state_mu_
+  std::atomic<bool> state_failing_{false};  // the last write to the state directory failed
+  std::optional<Checkpoint> unrecorded_;    // guarded by state_mu_; see RetryUnrecorded
+  std::chrono::steady_clock::time_point last_retry_;  // source thread
+  std::vector<EmittedRange> snapshot_order_;          // token k = first k entries done; guarded
 };
 
 void RegisterPostgresSource(Registry& registry);

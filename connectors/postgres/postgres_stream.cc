@@ -25,6 +25,9 @@ constexpr auto kPromptStatus = std::chrono::seconds(1);
 // While the snapshot of an added table runs beside the stream and the socket is empty, the
 // source waits this long for a piece before it looks at the socket again.
 constexpr milliseconds kSnapshotPoll(5);
+// What the stream reads ahead while the sinks are full: enough to ride out a pause of a
+// sink without the walsender blocking, little next to the queues (limits.queue_bytes).
+constexpr size_t kReadAheadBytes = 8u << 20;
 }  // namespace
 
 Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop,
@@ -40,14 +43,13 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     builder.HoldBack(std::move(held));
   }
   Batch batch;
-  auto housekeeping = [&] {
-    if (StatusDue()) (void)SendStatus(false);  // a broken connection shows up on the next read
-  };
+  auto housekeeping = [&] { KeepReadingWhileBlocked(); };
   auto emit = [&]() -> Status {
     if (options_.toast_lookup) SLUICE_RETURN_IF_ERROR(FillUnchanged(meta, types_, &batch));
     if (batch.checkpoint.lsn.valid()) last_emitted_commit_ = batch.checkpoint.lsn;
     size_t last_size = batch.changes.size();
     bool ok = out.Emit(std::move(batch), housekeeping);
+    blocked_since_.reset();
     batch = Batch{};
     // Room for as many changes as the last batch had: full batches while a large transaction
     // streams (no reallocation moving every change), little when changes come one by one.
@@ -59,8 +61,16 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
   bool stream_idle = false;  // the last look at the socket found nothing
   while (!stop) {
     ctx_.status->Beat();  // an idle stream wakes every 100 ms (Next's timeout below)
+    if (!stream_) {
+      // Closed while the sinks were full, which they no longer are. The server sends a
+      // transaction cut off midway again from its start.
+      SLUICE_RETURN_IF_ERROR(Reopen(meta));
+      builder.AbandonTransaction();
+      if (run == nullptr) ctx_.status->Set(SourcePhase::kStreaming, "slot " + options_.slot);
+    }
     if (StatusDue()) SLUICE_RETURN_IF_ERROR(SendStatus(false));
     SLUICE_RETURN_IF_ERROR(PollLag(meta, FlushPosition()));
+    if (state_failing_) RetryUnrecorded();
     bool pumping = run != nullptr && !builder.in_transaction();
     if (pumping) {
       // Between transactions, a piece of the snapshot, after what the stream gathered: the
@@ -77,6 +87,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
         replay_ = true;
         return Status::Ok();
       }
+      if (!stream_) continue;  // closed while the piece waited for room
     }
     bool pending = !batch.changes.empty() || !batch.checkpoint.empty();
     // A batch that ends in a commit is handed on as soon as nothing more has arrived, for
@@ -118,6 +129,36 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     }
   }
   return Status::Cancelled("stopping");
+}
+
+void PostgresSource::KeepReadingWhileBlocked() {
+  if (!stream_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (!blocked_since_) blocked_since_ = now;
+  bool reply = false;
+  Status s = stream_->ReadAhead(kReadAheadBytes, &received_, &reply);
+  if (!s.ok()) {
+    // Reconnects once the sinks take changes, as after closing it on purpose.
+    spdlog::warn("pipeline {}: replication connection lost while the sinks are full: {}",
+                 ctx_.pipeline, s.message());
+    stream_.reset();
+    return;
+  }
+  if (reply || StatusDue()) (void)SendStatus(false);  // a broken connection shows on the next read
+  auto blocked = std::chrono::duration_cast<milliseconds>(now - *blocked_since_);
+  if (blocked < options_.blocked_timeout) return;
+  (void)SendStatus(false);
+  replaced_walsender_ = std::to_string(PQbackendPID(stream_->conn().get()));
+  spdlog::warn(
+      "pipeline {}: the sinks have taken nothing for {} ms (blocked_timeout); closing the "
+      "replication connection so that the server's walsender is not left blocked writing to it "
+      "({} bytes read ahead are dropped). Nothing is lost: it reopens after the last change "
+      "handed on once they take changes again, and the slot keeps the WAL until then",
+      ctx_.pipeline, blocked.count(), stream_->read_ahead_bytes());
+  paused_.Add();
+  ctx_.status->Set(SourcePhase::kStreaming,
+                   "paused: the sinks take nothing; replication connection closed until they do");
+  stream_.reset();
 }
 
 Status PostgresSource::PollLag(PgConn& meta, Lsn confirmed) {
@@ -167,25 +208,41 @@ Status PostgresSource::SendStatus(bool reply_requested) {
   return stream_->SendStatus(std::max(received_, flush), flush, reply_requested);
 }
 
+bool PostgresSource::RecordRangesUpTo(uint64_t token) {
+  size_t from = confirmed_token_.load();
+  size_t upto;
+  std::vector<EmittedRange> ranges;
+  {
+    std::lock_guard lock(state_mu_);
+    upto = std::min<size_t>(token, snapshot_order_.size());
+    if (upto <= from) return true;
+    ranges.assign(snapshot_order_.begin() + static_cast<std::ptrdiff_t>(from),
+                  snapshot_order_.begin() + static_cast<std::ptrdiff_t>(upto));
+  }
+  Status s = RecordState([&](SourceState& st) {
+    for (const EmittedRange& r : ranges) MarkRangeDone(&st, r.table, r.range, r.rows);
+  });
+  if (!s.ok()) return false;
+  for (const EmittedRange& r : ranges) {
+    spdlog::debug("pipeline {}: snapshot of {} range {} durable", ctx_.pipeline, r.table, r.range);
+  }
+  std::lock_guard lock(state_mu_);  // a retry from the source thread may race a newer one
+  if (upto > confirmed_token_.load()) confirmed_token_ = upto;
+  return true;
+}
+
 void PostgresSource::Confirm(const Checkpoint& checkpoint) {
   // Snapshot progress is recorded before the LSN may reach the server: a crash in between
-  // then re-reads nothing that is done.
+  // then re-reads nothing that is done. If it cannot be recorded (a full disk), nothing of
+  // this checkpoint is confirmed: the state directory is part of what must be durable.
   if (checkpoint.token > confirmed_token_.load()) {
+    bool recorded = RecordRangesUpTo(checkpoint.token);
     std::lock_guard lock(state_mu_);
-    size_t from = confirmed_token_.load();
-    size_t upto = std::min<size_t>(checkpoint.token, snapshot_order_.size());
-    for (size_t i = from; i < upto; ++i) {
-      const EmittedRange& r = snapshot_order_[i];
-      MarkRangeDone(&state_, r.table, r.range, r.rows);
-      spdlog::debug("pipeline {}: snapshot of {} range {} durable", ctx_.pipeline, r.table,
-                    r.range);
+    if (!recorded) {
+      unrecorded_ = checkpoint;
+      return;
     }
-    confirmed_token_ = upto;
-    Status s = SaveState();
-    if (!s.ok()) {
-      spdlog::error("pipeline {}: cannot record snapshot progress: {}", ctx_.pipeline,
-                    s.ToString());
-    }
+    if (unrecorded_ && unrecorded_->token <= checkpoint.token) unrecorded_.reset();
   }
   std::lock_guard lock(confirm_mu_);
   uint64_t lsn = checkpoint.lsn.value();
@@ -197,6 +254,18 @@ void PostgresSource::Confirm(const Checkpoint& checkpoint) {
     }
   }
   if (lsn > confirmed_.load()) confirmed_ = lsn;
+}
+
+void PostgresSource::RetryUnrecorded() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_retry_ < std::chrono::seconds(1)) return;
+  last_retry_ = now;
+  std::optional<Checkpoint> cp;
+  {
+    std::lock_guard lock(state_mu_);
+    cp = unrecorded_;
+  }
+  if (cp) Confirm(*cp);
 }
 
 void PostgresSource::Shutdown() {

@@ -46,41 +46,61 @@ Status ReplicationStream::Start(const std::string& slot, const std::string& publ
   return Status::Ok();
 }
 
-Result<std::optional<StreamMessage>> ReplicationStream::Next(std::chrono::milliseconds timeout,
-                                                             std::chrono::microseconds gather) {
+Result<StreamMessage> ReplicationStream::Parse(const char* data, int n) const {
+  StreamMessage m;
+  m.type = data[0];
+  if (m.type == 'w' && n >= 25) {
+    m.wal_start = Lsn(ReadBigEndian(data + 1, 8));
+    m.wal_end = Lsn(ReadBigEndian(data + 9, 8));
+    m.payload = std::string_view(data + 25, static_cast<size_t>(n - 25));
+    return m;
+  }
+  if (m.type == 'k' && n >= 18) {
+    m.wal_end = Lsn(ReadBigEndian(data + 1, 8));
+    m.reply_requested = data[17] != 0;
+    return m;
+  }
+  return Status::Internal("unexpected replication message '" + std::string(1, m.type) + "' of " +
+                          std::to_string(n) + " bytes");
+}
+
+Result<int> ReplicationStream::Take() {
   if (buffer_) {
     PQfreemem(buffer_);
     buffer_ = nullptr;
   }
+  int n = PQgetCopyData(conn_.get(), &buffer_, 1);
+  if (n == -1) {
+    ResultPtr r(PQgetResult(conn_.get()));
+    return Status::Unavailable("replication stream ended by the server: " +
+                               std::string(PQerrorMessage(conn_.get())));
+  }
+  if (n == -2) return ToStatus(conn_.get(), nullptr, "reading the replication stream");
+  return n;
+}
+
+Result<std::optional<StreamMessage>> ReplicationStream::Next(std::chrono::milliseconds timeout,
+                                                             std::chrono::microseconds gather) {
+  if (!ahead_.empty()) {
+    current_ = std::move(ahead_.front());
+    ahead_.pop_front();
+    ahead_bytes_ -= current_.size();
+    auto m = Parse(current_.data(), static_cast<int>(current_.size()));
+    if (!m.ok()) return m.status();
+    return std::optional<StreamMessage>(*m);
+  }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool read_socket = false;  // read what the socket holds at least once, even with no timeout
   while (true) {
-    int n = PQgetCopyData(conn_.get(), &buffer_, 1);
-    if (n == -1) {
-      ResultPtr r(PQgetResult(conn_.get()));
-      return Status::Unavailable("replication stream ended by the server: " +
-                                 std::string(PQerrorMessage(conn_.get())));
+    auto n = Take();
+    if (!n.ok()) return n.status();
+    if (*n > 0) {
+      auto m = Parse(buffer_, *n);
+      if (!m.ok()) return m.status();
+      return std::optional<StreamMessage>(*m);
     }
-    if (n == -2) return ToStatus(conn_.get(), nullptr, "reading the replication stream");
-    if (n > 0) {
-      StreamMessage m;
-      m.type = buffer_[0];
-      if (m.type == 'w' && n >= 25) {
-        m.wal_start = Lsn(ReadBigEndian(buffer_ + 1, 8));
-        m.wal_end = Lsn(ReadBigEndian(buffer_ + 9, 8));
-        m.payload = std::string_view(buffer_ + 25, static_cast<size_t>(n - 25));
-        return std::optional<StreamMessage>(m);
-      }
-      if (m.type == 'k' && n >= 18) {
-        m.wal_end = Lsn(ReadBigEndian(buffer_ + 1, 8));
-        m.reply_requested = buffer_[17] != 0;
-        return std::optional<StreamMessage>(m);
-      }
-      return Status::Internal("unexpected replication message '" + std::string(1, m.type) +
-                              "' of " + std::to_string(n) + " bytes");
-    }
-    // n == 0: no whole message buffered. Take what already arrived without waiting, so a
-    // caller polling with no timeout sees the data the socket holds, not only libpq's buffer.
+    // No whole message buffered. Take what already arrived without waiting, so a caller
+    // polling with no timeout sees the data the socket holds, not only libpq's buffer.
     if (!read_socket) {
       read_socket = true;
       if (PQconsumeInput(conn_.get()) == 0) {
@@ -104,6 +124,33 @@ Result<std::optional<StreamMessage>> ReplicationStream::Next(std::chrono::millis
       return ToStatus(conn_.get(), nullptr, "reading the replication stream");
     }
   }
+}
+
+Status ReplicationStream::ReadAhead(size_t budget, Lsn* wal_end, bool* reply_requested) {
+  bool read_socket = false;
+  while (ahead_bytes_ < budget) {
+    auto n = Take();
+    if (!n.ok()) return n.status();
+    if (*n == 0) {
+      if (read_socket) return Status::Ok();
+      read_socket = true;
+      if (PQconsumeInput(conn_.get()) == 0) {
+        return ToStatus(conn_.get(), nullptr, "reading the replication stream");
+      }
+      continue;
+    }
+    auto m = Parse(buffer_, *n);
+    if (!m.ok()) return m.status();
+    if (m->wal_end > *wal_end) *wal_end = m->wal_end;
+    if (m->type == 'k') {
+      *reply_requested = *reply_requested || m->reply_requested;
+      continue;
+    }
+    ahead_.emplace_back(buffer_, static_cast<size_t>(*n));
+    ahead_bytes_ += static_cast<size_t>(*n);
+    read_socket = false;  // more may have arrived meanwhile
+  }
+  return Status::Ok();
 }
 
 Status ReplicationStream::SendStatus(Lsn write, Lsn flush, bool reply_requested) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,11 +47,28 @@ class ReplicationStream {
   // Standby status update: `write` = received, `flush` = `apply` = durable in every sink.
   Status SendStatus(Lsn write, Lsn flush, bool reply_requested);
 
+  // While the caller cannot take messages (its sinks are full), keeps the server's socket
+  // drained so the walsender is never left blocked writing to it: takes every whole message
+  // that has arrived, without waiting, into a buffer that Next() serves first, until the
+  // buffer holds `budget` bytes. Keepalives are not buffered: the highest WAL end they
+  // carried goes to `*wal_end`, and `*reply_requested` is set if one asked for a status.
+  Status ReadAhead(size_t budget, Lsn* wal_end, bool* reply_requested);
+  size_t read_ahead_bytes() const { return ahead_bytes_; }
+
   PgConn& conn() { return conn_; }
 
  private:
+  // Parses one CopyData message of `n` bytes (valid until the next read).
+  Result<StreamMessage> Parse(const char* data, int n) const;
+  // A whole message libpq holds, without reading the socket: n > 0 bytes in buffer_, 0 when
+  // none is buffered, else an error.
+  Result<int> Take();
+
   PgConn conn_;
-  char* buffer_ = nullptr;  // owned by libpq; freed before the next read
+  char* buffer_ = nullptr;         // owned by libpq; freed before the next read
+  std::deque<std::string> ahead_;  // XLogData read ahead, in order; served before the socket
+  std::string current_;            // the read-ahead message Next() handed out last
+  size_t ahead_bytes_ = 0;
 };
 
 // Microseconds since 2000-01-01, PostgreSQL's epoch, for protocol timestamps.

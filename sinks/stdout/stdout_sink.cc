@@ -11,8 +11,17 @@
 namespace sluice {
 
 namespace {
+// A reader that closed its end of the pipe (`sluice run | head -1`), or an output that was
+// closed before sluice started, will never take another line: waiting for it would hold the
+// pipeline and its shutdown forever. Anything else (a full disk, an I/O error) may pass.
 Status Errno(const std::string& what) {
-  return Status::Unavailable(what + ": " + std::strerror(errno));
+  int err = errno;
+  if (err == EPIPE || err == EBADF) {
+    return Status::FailedPrecondition(what + ": " + std::strerror(err) +
+                                      " (its reader is gone; nothing past the lines written is "
+                                      "confirmed, so a restart sends the rest)");
+  }
+  return Status::Unavailable(what + ": " + std::strerror(err));
 }
 }  // namespace
 

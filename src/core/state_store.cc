@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,8 +13,22 @@
 namespace sluice {
 
 namespace {
+std::string DirOf(const std::string& path);
+
+// "12 KB free of 1 MB", for the message of a full disk.
+std::string FreeSpace(const std::string& dir) {
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) != 0) return "free space unknown";
+  auto kb = [](unsigned long long bytes) { return std::to_string(bytes / 1024) + " KB"; };
+  return kb(static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize) + " free of " +
+         kb(static_cast<unsigned long long>(fs.f_blocks) * fs.f_frsize);
+}
+
 Status Errno(const std::string& what, const std::string& path) {
-  return Status::Unavailable(what + " " + path + ": " + std::strerror(errno));
+  int err = errno;
+  std::string msg = what + " " + path + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) msg += " (" + FreeSpace(DirOf(path)) + ")";
+  return Status::Unavailable(msg);
 }
 
 Status FsyncPath(const std::string& path, int flags) {
@@ -42,7 +57,7 @@ Status MakeDirs(const std::string& dir) {
     if (part.empty()) continue;
     if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) return Errno("cannot create", part);
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::InvalidArgument(dir + " is not a directory");
   }
@@ -88,11 +103,12 @@ Result<std::optional<std::string>> StateStore::Load(const std::string& name) con
 }
 
 Status StateStore::Save(const std::string& name, const std::string& content) {
-  return WriteFileAtomic(PathOf(name), content);
+  return WriteFileAtomic(PathOf(name), content).WithContext("state directory " + dir_);
 }
 
 Status StateStore::Remove(const std::string& name) {
-  if (::unlink(PathOf(name).c_str()) != 0 && errno != ENOENT) return Errno("cannot remove", PathOf(name));
+  if (::unlink(PathOf(name).c_str()) != 0 && errno != ENOENT)
+    return Errno("cannot remove", PathOf(name));
   return Status::Ok();
 }
 

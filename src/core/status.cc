@@ -4,14 +4,24 @@ namespace sluice {
 
 const char* StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid argument";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kRejected: return "rejected";
-    case StatusCode::kDataLoss: return "data loss";
-    case StatusCode::kCancelled: return "cancelled";
-    case StatusCode::kNotFound: return "not found";
-    case StatusCode::kInternal: return "internal";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid argument";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kRejected:
+      return "rejected";
+    case StatusCode::kDataLoss:
+      return "data loss";
+    case StatusCode::kCancelled:
+      return "cancelled";
+    case StatusCode::kNotFound:
+      return "not found";
+    case StatusCode::kFailedPrecondition:
+      return "failed precondition";
+    case StatusCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "support/es_target.h"
@@ -104,6 +106,54 @@ TEST_CASE("Shutdown: a second SIGTERM exits at once with code 3 and a restart lo
   RequireConverged(db, dir);
   sluice->Signal(SIGTERM);
   CHECK(sluice->Wait(seconds(30)) == 0);
+}
+
+TEST_CASE("Shutdown: SIGHUP is logged, the pipelines go on, and SIGTERM then exits 0",
+          "[integration][shutdown]") {
+  TestDb db("it_shutdown_sighup");
+  CreateItems(db, 100);
+  TempDir dir("shutdown-sighup");
+  WriteFile(dir.File("sluice.yaml"),
+            StdoutConfig(dir, db.Dsn(), "  items: src.public.items | out\n"));
+  auto sluice = StartSluice(dir);
+  REQUIRE(WaitFor([&] { return LogHas(dir, "pipeline items: streaming"); }, seconds(60)));
+  sluice->Signal(SIGHUP);
+  REQUIRE(WaitFor([&] { return LogHas(dir, "SIGHUP received"); }, seconds(10)));
+  CHECK(sluice->Running());
+  // Still streaming: a change made after the signal arrives.
+  size_t lines = CountLines(dir.File("out.jsonl"));
+  db.Exec("UPDATE items SET qty = qty + 1 WHERE id = 7");
+  CHECK(WaitFor([&] { return CountLines(dir.File("out.jsonl")) > lines; }, seconds(30)));
+  sluice->Signal(SIGTERM);
+  INFO(ReadFile(dir.File("stderr.log")).substr(0, 20000));
+  CHECK(sluice->Wait(seconds(30)) == 0);
+}
+
+TEST_CASE(
+    "Shutdown: a closed standard output stops the pipeline with a clear error (run | head -1)",
+    "[integration][shutdown]") {
+  TestDb db("it_shutdown_epipe");
+  CreateItems(db, 5000);  // far more than a pipe holds, so a write meets the closed end
+  TempDir dir("shutdown-epipe");
+  WriteFile(dir.File("sluice.yaml"), SluiceConfig(dir, db.Dsn(), "  out:\n    type: stdout\n",
+                                                  "  items: src.public.items | out\n"));
+  std::string cmd = "timeout -s KILL 60 bash -c '\"$0\" run -c " + dir.File("sluice.yaml") + " 2>" +
+                    dir.File("stderr.log") + " | head -1 >" + dir.File("first.txt") +
+                    "; echo ${PIPESTATUS[0]} >" + dir.File("rc.txt") + "' " + SluiceBinary();
+  auto started = Clock::now();
+  int rc = std::system(cmd.c_str());
+  double took = SecondsSince(started);
+  INFO(ReadFile(dir.File("stderr.log")).substr(0, 20000));
+  REQUIRE(rc == 0);  // timeout(1) did not have to kill it
+  CHECK(took < 30.0);
+  CHECK(ReadFile(dir.File("first.txt")).find("\"op\":\"read\"") != std::string::npos);
+  CHECK(ReadFile(dir.File("rc.txt")) == "1\n");
+  CHECK(LogHas(dir, "Broken pipe"));
+  CHECK(LogHas(dir, "sluice exiting with code 1"));
+  // Nothing was confirmed past what was written: the one range of the snapshot never became
+  // durable, so the table is not recorded as done.
+  auto state = nlohmann::json::parse(ReadFile(dir.File("state/pipelines/items/postgres.json")));
+  CHECK(state.at("tables_done").empty());
 }
 
 }  // namespace sluice::test

@@ -24,9 +24,13 @@ std::string RequireEnv(const char* name) {
   return v;
 }
 
-std::string TestDb::ServerDsn(const std::string& db) {
-  return "host=" + RequireEnv("SLUICE_TEST_PG_HOST") +
-         " port=" + RequireEnv("SLUICE_TEST_PG_PORT") +
+std::string SluiceBinary() {
+  const char* other = std::getenv("SLUICE_TEST_BINARY");
+  return other != nullptr && *other != '\0' ? other : SLUICE_BINARY;
+}
+
+std::string TestDb::ServerDsn(const std::string& db, const char* port_env) {
+  return "host=" + RequireEnv("SLUICE_TEST_PG_HOST") + " port=" + RequireEnv(port_env) +
          " user=" + RequireEnv("SLUICE_TEST_PG_USER") + " dbname=" + db;
 }
 
@@ -45,8 +49,8 @@ PGconn* ConnectOrFail(const std::string& dsn) {
 }
 }  // namespace
 
-TestDb::TestDb(const std::string& name) : name_(name) {
-  PGconn* admin = ConnectOrFail(ServerDsn("postgres"));
+TestDb::TestDb(const std::string& name, const char* port_env) : name_(name), port_env_(port_env) {
+  PGconn* admin = ConnectOrFail(ServerDsn("postgres", port_env_));
   // Leftovers from an earlier run: their slots pin the database, so drop them first.
   std::string sql =
       "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" +
@@ -64,7 +68,7 @@ TestDb::TestDb(const std::string& name) : name_(name) {
 
 TestDb::~TestDb() {
   if (conn_) PQfinish(conn_);
-  PGconn* admin = PQconnectdb(ServerDsn("postgres").c_str());
+  PGconn* admin = PQconnectdb(ServerDsn("postgres", port_env_).c_str());
   if (PQstatus(admin) == CONNECTION_OK) {
     std::string sql =
         "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" +
@@ -80,7 +84,7 @@ void TestDb::Reconnect(TestDb& db) {
   db.conn_ = ConnectOrFail(db.Dsn());
 }
 
-std::string TestDb::Dsn() const { return ServerDsn(name_); }
+std::string TestDb::Dsn() const { return ServerDsn(name_, port_env_); }
 
 std::string TestDb::TryExec(const std::string& sql) {
   PGresult* r = PQexec(conn_, sql.c_str());
@@ -158,7 +162,8 @@ size_t CountLines(const std::string& path) {
 }
 
 SluiceProcess::SluiceProcess(std::vector<std::string> args, const std::string& out_path,
-                             const std::string& err_path, std::map<std::string, std::string> env) {
+                             const std::string& err_path, std::map<std::string, std::string> env,
+                             std::vector<std::string> wrapper) {
   pid_ = fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
@@ -167,11 +172,12 @@ SluiceProcess::SluiceProcess(std::vector<std::string> args, const std::string& o
     if (!out || !err) _exit(127);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
-    std::string bin = SLUICE_BINARY;
+    std::string bin = SluiceBinary();
+    for (auto& w : wrapper) argv.push_back(w.data());
     argv.push_back(bin.data());
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
+    execvp(argv[0], argv.data());
     _exit(127);
   }
 }

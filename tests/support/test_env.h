@@ -19,7 +19,9 @@ std::string RequireEnv(const char* name);
 // A database of the test PostgreSQL, created fresh (dropped first) for one test.
 class TestDb {
  public:
-  explicit TestDb(const std::string& name);
+  // On the server whose port is in environment variable `port_env` (the main test server
+  // unless told).
+  explicit TestDb(const std::string& name, const char* port_env = "SLUICE_TEST_PG_PORT");
   ~TestDb();
   // libpq conninfo for this database.
   std::string Dsn() const;
@@ -31,12 +33,13 @@ class TestDb {
   std::vector<std::vector<std::string>> Query(const std::string& sql);
   const std::string& name() const { return name_; }
 
-  static std::string ServerDsn(const std::string& db);
+  static std::string ServerDsn(const std::string& db, const char* port_env = "SLUICE_TEST_PG_PORT");
   // Opens a new connection (after a server restart killed the old one).
   static void Reconnect(TestDb& db);
 
  private:
   std::string name_;
+  const char* port_env_;
   PGconn* conn_ = nullptr;
 };
 
@@ -60,11 +63,18 @@ std::string ReadFile(const std::string& path);
 // Number of complete lines in a file (cheap enough to poll).
 size_t CountLines(const std::string& path);
 
+// The binary under test: the build's, or $SLUICE_TEST_BINARY (to run the tests against
+// another build, for example the one before a fix).
+std::string SluiceBinary();
+
 // A sluice process (the binary under test), output captured to files.
 class SluiceProcess {
  public:
+  // `wrapper`: a command that runs sluice (its arguments follow the wrapper's), such as
+  // PrivateTmpfs::Enter() (support/private_tmpfs.h).
   SluiceProcess(std::vector<std::string> args, const std::string& out_path,
-                const std::string& err_path, std::map<std::string, std::string> env = {});
+                const std::string& err_path, std::map<std::string, std::string> env = {},
+                std::vector<std::string> wrapper = {});
   ~SluiceProcess();  // SIGKILLs a process still running
   void Signal(int sig);
   // Waits for exit up to `timeout`; returns the exit code, or -1 if still running
