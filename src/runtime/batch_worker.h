@@ -4,6 +4,8 @@
 // computation cost one more computation, not N.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -61,8 +63,13 @@ class BatchWorker {
         if (stop_) return;
         batch.swap(queue_);
       }
-      const T value = compute_();
-      for (Answer& answer : batch) answer(value);
+      try {
+        const T value = compute_();
+        for (Answer& answer : batch) answer(value);
+      } catch (const std::exception& e) {
+        // The answers not given go with the batch: their requests get 500.
+        spdlog::error("http: computing an answer failed: {}", e.what());
+      }
     }
   }
 

@@ -169,8 +169,9 @@ void HttpLoop::Accept() {
       CloseLongestWaiting();
       continue;
     }
-    if (errno != EAGAIN && errno != EWOULDBLOCK) spdlog::warn("http: accept: {}", Errno());
-    return;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    // Network errors of the connection being accepted (ENETDOWN, EPROTO, ...): skip it.
+    spdlog::debug("http: accept: {}", Errno());
   }
 }
 
@@ -292,7 +293,12 @@ void HttpLoop::Dispatch(Conn& c) {
   SetEvents(c, EPOLLRDHUP);
   auto state = std::make_shared<http_internal::ReplyState>(inbox_, c.id);
   c.reply = state;
-  handler_(std::move(request), HttpReply(std::move(state)));
+  try {
+    handler_(std::move(request), HttpReply(std::move(state)));
+  } catch (const std::exception& e) {
+    // The reply went with the handler's stack: the client gets 500.
+    spdlog::error("http: the handler of a request failed: {}", e.what());
+  }
 }
 
 void HttpLoop::DeliverAnswers() {

@@ -27,7 +27,8 @@ HttpResponse Json(int status, const nlohmann::json& body) {
   HttpResponse r;
   r.status = status;
   r.content_type = kJson;
-  r.body = body.dump(2) + "\n";
+  // Replace, not throw: a path or a pipeline's detail may hold bytes that are not UTF-8.
+  r.body = body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return r;
 }
 

@@ -334,6 +334,11 @@ TEST_CASE("HttpServer: the endpoints, their content types and the token", "[inte
   CHECK(nlohmann::json::parse(status.body)["pipelines"][0]["phase"] == "streaming");
   CHECK(Get(port, "/metrics", "s3cret").body == "# TYPE up gauge\nup 1\n");
   CHECK(Get(port, "/nothing").status == 404);
+  RawConnection bytes(port);  // a path that is not UTF-8 cannot break the JSON answer
+  REQUIRE(bytes.Send("GET /%FF%FE HTTP/1.1\r\n\r\n"));
+  auto not_utf8 = bytes.Read(milliseconds(5000));
+  REQUIRE(not_utf8);
+  CHECK(not_utf8->status == 404);
   RawConnection c(port);
   REQUIRE(
       c.Send("POST /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\nHEAD /readyz HTTP/1.1\r\n\r\n"));
