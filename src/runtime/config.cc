@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "runtime/interpolate.h"
+#include "runtime/listen_address.h"
 #include "runtime/pipe_parser.h"
 
 namespace sluice {
@@ -35,14 +36,6 @@ const PluginConfig* Config::FindSink(const std::string& name) const {
     if (s.name == name) return &s;
   }
   return nullptr;
-}
-
-bool IsLoopbackListen(const std::string& listen) {
-  std::string host = listen.substr(0, listen.rfind(':'));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 EnvLookup ProcessEnv() {
@@ -139,10 +132,46 @@ OptionSpec Spec(std::string name, OptionType type, std::vector<std::string> choi
   return spec;
 }
 
+// A whole-number or duration setting with its bounds, checked after its type.
+struct Bounded {
+  OptionSpec spec;
+  int64_t min;  // for durations, in milliseconds
+  int64_t max;
+};
+
+Bounded Bound(std::string name, OptionType type, std::string default_value, int64_t min,
+              int64_t max, std::string description) {
+  OptionSpec spec = Spec(std::move(name), type);
+  spec.default_value = std::move(default_value);
+  spec.description = std::move(description);
+  return {std::move(spec), min, max};
+}
+
+std::string Millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
+
+// The limits of the HTTP server, with their bounds; the defaults are HttpServerLimits'.
+const std::vector<Bounded>& HttpLimitSpecs() {
+  static const HttpServerLimits d;
+  static const std::vector<Bounded> specs = {
+      Bound("max_connections", OptionType::kInt, std::to_string(d.max_connections), 1, 65536,
+            "connections open at once; beyond it the one that has waited longest for its "
+            "request is closed"),
+      Bound("request_timeout", OptionType::kDuration, Millis(d.request_timeout), 100, 600000,
+            "a request must arrive whole within this time of its first byte, and its answer be "
+            "taken within this time"),
+      Bound("idle_timeout", OptionType::kDuration, Millis(d.idle_timeout), 100, 3600000,
+            "a connection without a request in progress is closed after this time")};
+  return specs;
+}
+
 const std::vector<OptionSpec>& HttpSpecs() {
-  static const std::vector<OptionSpec> specs = {Spec("listen", OptionType::kString),
-                                                Spec("token", OptionType::kSecret),
-                                                Spec("wedged_after", OptionType::kDuration)};
+  static const std::vector<OptionSpec> specs = [] {
+    std::vector<OptionSpec> s = {Spec("listen", OptionType::kString),
+                                 Spec("token", OptionType::kSecret),
+                                 Spec("wedged_after", OptionType::kDuration)};
+    for (const Bounded& b : HttpLimitSpecs()) s.push_back(b.spec);
+    return s;
+  }();
   return specs;
 }
 
@@ -249,6 +278,8 @@ class Loader {
   void LoadRoot(const YAML::Node& root);
   void LoadSettings(const Entry& e);
   void LoadHttp(const Entry& e, std::map<std::string, std::string> values);
+  void LoadHttpLimits(const Entry& e, const std::map<std::string, std::string>& values);
+  void CheckListenLoopback(const SourceLocation& where);
   void LoadReadiness(const Entry& e, ReadinessPolicy* policy);
   void LoadShutdownTimeout(const Entry& e);
   void LoadLimits(const Entry& e);
@@ -428,23 +459,57 @@ void Loader::LoadHttp(const Entry& e, std::map<std::string, std::string> values)
   Options options(values);
   if (values.count("token")) config().http_token = values["token"];
   if (values.count("wedged_after")) config().wedged_after = options.Duration("wedged_after");
+  LoadHttpLimits(e, values);
+  const YAML::Node listen_node = e.value["listen"];
   if (values.count("listen")) {
-    const std::string& listen = values["listen"];
-    size_t colon = listen.rfind(':');
-    std::optional<int64_t> port =
-        colon == std::string::npos ? std::nullopt : ToInt(listen.substr(colon + 1));
-    if (!port || *port < 0 || *port > 65535 || colon == 0) {
-      Error(Loc(e.value["listen"].Mark()),
-            "'listen' expects HOST:PORT such as 127.0.0.1:8080, got " + Quote(listen));
-      return;
-    }
-    config().http_listen = listen;
+    Result<ListenSpec> spec = ParseListen(values["listen"]);
+    if (!spec.ok()) return Error(Loc(listen_node.Mark()), spec.status().message());
+    config().http_listen = values["listen"];
   }
-  if (!IsLoopbackListen(config().http_listen) && config().http_token.empty()) {
-    Error(Loc(e.value["listen"] ? e.value["listen"].Mark() : e.key_node.Mark()),
-          "'listen' " + Quote(config().http_listen) +
-              " is not a loopback address: set 'token' in 'http' (for example "
-              "token: ${SLUICE_HTTP_TOKEN}) so that /status and /metrics need it");
+  CheckListenLoopback(listen_node ? Loc(listen_node.Mark()) : Loc(e.key_node.Mark()));
+}
+
+void Loader::LoadHttpLimits(const Entry& e, const std::map<std::string, std::string>& values) {
+  for (const Bounded& b : HttpLimitSpecs()) {
+    auto it = values.find(b.spec.name);
+    if (it == values.end()) continue;
+    const bool duration = b.spec.type == OptionType::kDuration;
+    int64_t n = duration ? Options(values).Duration(b.spec.name).count()
+                         : ToInt(it->second).value_or(b.min - 1);
+    if (n < b.min || n > b.max) {
+      std::string range = duration
+                              ? std::to_string(b.min) + "ms and " + std::to_string(b.max) + "ms"
+                              : std::to_string(b.min) + " and " + std::to_string(b.max);
+      Error(Loc(e.value[b.spec.name].Mark()), Quote(b.spec.name) + " in 'http' must be between " +
+                                                  range + ", got " + Quote(it->second));
+      continue;
+    }
+    HttpServerLimits& limits = config().http_limits;
+    if (b.spec.name == "max_connections") limits.max_connections = static_cast<size_t>(n);
+    if (b.spec.name == "request_timeout") limits.request_timeout = std::chrono::milliseconds(n);
+    if (b.spec.name == "idle_timeout") limits.idle_timeout = std::chrono::milliseconds(n);
+  }
+}
+
+// A listener without a token must be loopback. Decided on what the host resolves to: every
+// address of it must be loopback, since the server binds one of them.
+void Loader::CheckListenLoopback(const SourceLocation& where) {
+  const std::string& listen = config().http_listen;
+  Result<ListenSpec> spec = ParseListen(listen);
+  if (!spec.ok()) return;  // reported where it was read
+  Result<std::vector<SocketAddress>> addresses = ResolveListen(*spec);
+  if (!addresses.ok()) {
+    return Error(where, "'listen' " + Quote(listen) + ": " + addresses.status().message());
+  }
+  if (config().http_token.empty() && !AllLoopback(*addresses)) {
+    std::string resolved;
+    for (const SocketAddress& a : *addresses) {
+      resolved += (resolved.empty() ? "" : ", ") + a.ToString();
+    }
+    Error(where, "'listen' " + Quote(listen) + " is not a loopback address (it resolves to " +
+                     resolved +
+                     "): set 'token' in 'http' (for example token: ${SLUICE_HTTP_TOKEN}) so that "
+                     "/status and /metrics need it");
   }
 }
 

@@ -13,6 +13,7 @@
 #include "core/options.h"
 #include "core/registry.h"
 #include "core/source.h"
+#include "runtime/http_limits.h"
 
 namespace sluice {
 
@@ -87,6 +88,7 @@ struct Config {
   // Bearer token for /status and /metrics; required when http_listen is not loopback.
   // A secret: never logged or shown.
   std::string http_token;
+  HttpServerLimits http_limits;  // http.max_connections, request_timeout, idle_timeout
   // /healthz fails when a pipeline thread has been inside one call this long.
   std::chrono::milliseconds wedged_after = std::chrono::minutes(5);
   // How long SIGTERM/SIGINT may take to drain, flush and confirm before sluice stops anyway.
@@ -107,9 +109,6 @@ struct Config {
   const PluginConfig* FindSource(const std::string& name) const;
   const PluginConfig* FindSink(const std::string& name) const;
 };
-
-// Whether HOST:PORT names a loopback address (127.0.0.0/8, ::1, localhost).
-bool IsLoopbackListen(const std::string& listen);
 
 // Looks up an environment variable; injectable for tests.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

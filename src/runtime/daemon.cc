@@ -183,8 +183,9 @@ bool Daemon::Supervise(const std::atomic<int>& signals) {
 int Daemon::Run(const std::atomic<int>& signals) {
   FileDeadLetters dead_letters(config_.state_dir + "/dead_letters");
   Build(&dead_letters);
-  HttpServer http({config_.http_listen, config_.http_token},
-                  {[this] { return Report(); }, [this] { return MetricsText(); }});
+  HttpServer http({config_.http_listen, config_.http_token, config_.http_limits},
+                  {[this] { return Report(); }, [this] { return MetricsText(); }},
+                  MetricScope(&metrics_, {}));
   if (Status s = http.Start(); !s.ok()) {
     spdlog::error("{}", s.message());
     return kExitFailure;

@@ -3,7 +3,8 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
-#include "runtime/config.h"
+#include "runtime/http_loop.h"
+#include "runtime/listen_address.h"
 
 namespace sluice {
 
@@ -22,92 +23,141 @@ bool SameToken(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
-  res.status = status;
-  res.set_content(body.dump(2) + "\n", kJson);
+HttpResponse Json(int status, const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = kJson;
+  // Replace, not throw: a path or a pipeline's detail may hold bytes that are not UTF-8.
+  r.body = body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return r;
 }
+
+enum class Endpoint { kHealth, kReady, kMetrics, kStatus };
+
+struct Route {
+  const char* path;
+  Endpoint endpoint;
+  bool needs_token;  // reveals configuration: pipeline and sink names, positions
+};
+
+constexpr Route kRoutes[] = {{"/healthz", Endpoint::kHealth, false},
+                             {"/readyz", Endpoint::kReady, false},
+                             {"/metrics", Endpoint::kMetrics, true},
+                             {"/status", Endpoint::kStatus, true}};
 
 }  // namespace
 
-HttpServer::HttpServer(HttpSettings settings, HttpHandlers handlers)
+HttpServer::HttpServer(HttpSettings settings, HttpHandlers handlers, MetricScope metrics)
     : settings_(std::move(settings)),
       handlers_(std::move(handlers)),
-      server_(std::make_unique<httplib::Server>()) {}
+      metrics_(std::move(metrics)),
+      reports_([this] { return handlers_.report(); }),
+      scrapes_([this] { return handlers_.metrics(); }) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
-void HttpServer::Route() {
-  // Endpoints that reveal configuration (names of pipelines, sinks, positions) need the
-  // token when one is set; the health checks orchestrators poll never do.
-  auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
-    if (settings_.token.empty()) return true;
-    if (SameToken(req.get_header_value("Authorization"), "Bearer " + settings_.token)) {
-      return true;
-    }
-    res.set_header("WWW-Authenticate", "Bearer");
-    SendJson(res, 401, {{"error", "this endpoint needs Authorization: Bearer <http.token>"}});
-    return false;
-  };
-  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
-    bool ok = false;
-    nlohmann::json body = HealthJson(handlers_.report(), &ok);
-    SendJson(res, ok ? 200 : 503, body);
-  });
-  server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    bool ok = false;
-    nlohmann::json body = ReadyJson(handlers_.report(), &ok);
-    SendJson(res, ok ? 200 : 503, body);
-  });
-  server_->Get("/metrics", [this, authorized](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
-    res.set_content(handlers_.metrics(), kPrometheusText);
-  });
-  server_->Get("/status", [this, authorized](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
-    SendJson(res, 200, StatusJson(handlers_.report()));
-  });
+bool HttpServer::Authorized(const HttpRequest& request) const {
+  return settings_.token.empty() ||
+         SameToken(request.Header("Authorization"), "Bearer " + settings_.token);
+}
+
+// On the loop's thread: answers what is cheap at once and hands the rest to the workers.
+void HttpServer::Handle(HttpRequest request, HttpReply reply) {
+  const Route* route = nullptr;
+  for (const Route& r : kRoutes) {
+    if (request.path == r.path) route = &r;
+  }
+  if (route == nullptr) {
+    return reply.Send(Json(404, {{"error", "no endpoint " + request.path +
+                                               " (endpoints: /healthz, /readyz, /metrics, "
+                                               "/status)"}}));
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
+    HttpResponse r = Json(405, {{"error", request.path + " answers GET and HEAD only"}});
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return reply.Send(std::move(r));
+  }
+  if (route->needs_token && !Authorized(request)) {
+    HttpResponse r =
+        Json(401, {{"error", "this endpoint needs Authorization: Bearer <http.token>"}});
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return reply.Send(std::move(r));
+  }
+  switch (route->endpoint) {
+    case Endpoint::kHealth:
+      return reports_.Submit([reply](const DaemonReport& report) {
+        bool ok = false;
+        nlohmann::json body = HealthJson(report, &ok);
+        reply.Send(Json(ok ? 200 : 503, body));
+      });
+    case Endpoint::kReady:
+      return reports_.Submit([reply](const DaemonReport& report) {
+        bool ok = false;
+        nlohmann::json body = ReadyJson(report, &ok);
+        reply.Send(Json(ok ? 200 : 503, body));
+      });
+    case Endpoint::kStatus:
+      return reports_.Submit(
+          [reply](const DaemonReport& report) { reply.Send(Json(200, StatusJson(report))); });
+    case Endpoint::kMetrics:
+      return scrapes_.Submit([reply](const std::string& text) {
+        HttpResponse r;
+        r.content_type = kPrometheusText;
+        r.body = text;
+        reply.Send(std::move(r));
+      });
+  }
 }
 
 Status HttpServer::Start() {
   const std::string& listen = settings_.listen;
-  size_t colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  int port = std::stoi(listen.substr(colon + 1));
-  Route();
-  server_->set_keep_alive_max_count(10);
-  server_->set_read_timeout(5, 0);
-  server_->set_write_timeout(5, 0);
-  // Two workers: scrapes and probes are small, and the machine is the database's.
-  server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
-  if (port == 0) {
-    port_ = server_->bind_to_any_port(host);
-  } else if (server_->bind_to_port(host, port)) {
-    port_ = port;
+  Result<ListenSpec> spec = ParseListen(listen);
+  if (!spec.ok()) return spec.status().WithContext("http");
+  Result<std::vector<SocketAddress>> addresses = ResolveListen(*spec);
+  if (!addresses.ok()) return addresses.status().WithContext("http: cannot listen on " + listen);
+  reports_.Start();
+  scrapes_.Start();
+  loop_ = std::make_unique<HttpLoop>(
+      settings_.limits,
+      [this](HttpRequest request, HttpReply reply) {
+        Handle(std::move(request), std::move(reply));
+      },
+      metrics_);
+  if (Status s = loop_->Listen(*addresses); !s.ok()) {
+    Stop();
+    return s.WithContext("http");
   }
-  if (port_ <= 0) {
-    return Status::Unavailable("http: cannot listen on " + listen +
-                               " (address in use, or not an address of this machine)");
+  // The config checked the names; this checks the address actually bound, which is what
+  // the token rule is about.
+  const SocketAddress bound = loop_->bound();
+  if (settings_.token.empty() && !bound.IsLoopback()) {
+    Stop();
+    return Status::InvalidArgument("http: " + listen + " is bound to " + bound.ToString() +
+                                   ", which is not a loopback address, and http.token is not set");
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  // Stop() only interrupts a server that is running: wait until it is, so that a Stop()
-  // right after Start() cannot be missed.
-  for (int i = 0; i < 2000 && !server_->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  spdlog::info("http: listening on {}:{} (/healthz /readyz /metrics /status{})", host, port_,
+  port_ = bound.port();
+  spdlog::info("http: listening on {} (/healthz /readyz /metrics /status{})", bound.ToString(),
                settings_.token.empty() ? "" : "; /metrics and /status need the token");
   return Status::Ok();
 }
 
+void HttpServer::Stop() {
+  // The loop first: no request reaches the workers after it; then the workers, whose
+  // unanswered requests are dropped with their connections.
+  if (loop_) loop_->Stop();
+  reports_.Stop();
+  scrapes_.Stop();
+}
+
 Result<std::string> FetchEndpoint(const std::string& listen, const std::string& token,
                                   const std::string& path) {
-  size_t colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
-  if (host == "[::]") host = "[::1]";
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  httplib::Client client(host, std::stoi(listen.substr(colon + 1)));
+  // ":8080" means this machine, as "0.0.0.0:8080" does.
+  Result<ListenSpec> spec = ParseListen(listen.rfind(':', 0) == 0 ? "127.0.0.1" + listen : listen);
+  if (!spec.ok()) return spec.status();
+  std::string host = spec->host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  httplib::Client client(host, spec->port);
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(10, 0);
   if (!token.empty()) client.set_bearer_token_auth(token);
@@ -121,12 +171,6 @@ Result<std::string> FetchEndpoint(const std::string& listen, const std::string& 
                                res->body);
   }
   return res->body;
-}
-
-void HttpServer::Stop() {
-  if (!thread_.joinable()) return;
-  server_->stop();
-  thread_.join();
 }
 
 }  // namespace sluice

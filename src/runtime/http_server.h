@@ -1,25 +1,38 @@
-// HttpServer: the operations endpoints -- /healthz, /readyz, /metrics, /status -- served by
-// cpp-httplib on its own threads. Health endpoints are always open; on a listener that is not
-// loopback, /metrics and /status need "Authorization: Bearer TOKEN".
+// HttpServer: the operations endpoints -- /healthz, /readyz, /metrics, /status -- on
+// sluice's own event-driven HTTP/1.1 server (http_loop.h). Health endpoints are always
+// open; on a listener that is not loopback, /metrics and /status need
+// "Authorization: Bearer TOKEN".
+//
+// Why not cpp-httplib's server: it gives each connection a pool thread for the
+// connection's whole life, and its read timeout restarts with every byte. Two idle
+// connections on its two threads delayed /healthz by seconds and two slow-header ones kept
+// it from answering at all, so any peer that can reach the port could fail the liveness
+// probe. A bigger pool only moves the number; the long-polled waits planned next (thousands
+// of clients waiting, none worth a thread) need the other model altogether: one loop
+// thread with deadlines and a connection limit, requests handed to handlers that answer
+// when they can. cpp-httplib stays the client (FetchEndpoint) and in tests.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "core/metrics.h"
 #include "core/status.h"
+#include "runtime/batch_worker.h"
+#include "runtime/http_limits.h"
+#include "runtime/http_reply.h"
+#include "runtime/http_request.h"
 #include "runtime/status.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace sluice {
+
+class HttpLoop;
 
 struct HttpSettings {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   std::string token;                      // empty: no token asked (loopback only)
+  HttpServerLimits limits;
 };
 
 // What the endpoints show; called from the server's threads, so both must be thread-safe.
@@ -29,28 +42,36 @@ struct HttpHandlers {
 };
 
 // Owned by the daemon, which keeps what the handlers read alive until Stop() returns.
-// Start() and Stop() from the owner's thread.
+// Start() and Stop() from the owner's thread. Threads: the loop's, one that computes
+// reports (for /healthz, /readyz and /status, one report per batch of requests) and one
+// that renders /metrics, so a slow scrape never delays a probe.
 class HttpServer {
  public:
-  HttpServer(HttpSettings settings, HttpHandlers handlers);
+  // `metrics` receives the server's own (sluice_http_connections_*).
+  HttpServer(HttpSettings settings, HttpHandlers handlers, MetricScope metrics = {});
   ~HttpServer();  // Stop()
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds (Unavailable when the address is taken) and starts serving.
+  // Resolves and binds (Unavailable when the address is taken; InvalidArgument when the
+  // host does not resolve, or when no token is set and the bound address is not loopback)
+  // and starts serving.
   Status Start();
-  // Stops serving and joins the server thread. Idempotent.
+  // Stops serving and joins the server's threads. Idempotent.
   void Stop();
   // The bound port (useful with port 0).
   int port() const { return port_; }
 
  private:
-  void Route();
+  void Handle(HttpRequest request, HttpReply reply);
+  bool Authorized(const HttpRequest& request) const;
 
   HttpSettings settings_;
   HttpHandlers handlers_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  MetricScope metrics_;
+  BatchWorker<DaemonReport> reports_;
+  BatchWorker<std::string> scrapes_;
+  std::unique_ptr<HttpLoop> loop_;
   int port_ = 0;
 };
 

@@ -176,6 +176,12 @@ TEST_CASE("Config: malformed input gives the message at its line and column", "[
       {"http:\n  listen: localhost\n" + Pipe("shop.a.b | out"), 2, 11,
        "'listen' expects HOST:PORT such as 127.0.0.1:8080, got 'localhost'"},
       {"http: 8080\n" + Pipe("shop.a.b | out"), 1, 7, "'http' must be a mapping"},
+      {"http:\n  max_connections: 0\n" + Pipe("shop.a.b | out"), 2, 20,
+       "'max_connections' in 'http' must be between 1 and 65536, got '0'"},
+      {"http:\n  request_timeout: 50ms\n" + Pipe("shop.a.b | out"), 2, 20,
+       "'request_timeout' in 'http' must be between 100ms and 600000ms, got '50ms'"},
+      {"http: { idle_timeout: soon }\n" + Pipe("shop.a.b | out"), 1, 23,
+       "'idle_timeout' expects a duration"},
       {Replace(kBase, "pipelines:\n", ""), 1, 1, "no pipelines: add a 'pipelines:' section"},
       {kBase, 10, 1, "'pipelines' is empty"},
       {Replace(kBase, "cache:", "\"my cache\":") + ok_pipe, 8, 3, "invalid sink name 'my cache'"},
@@ -424,6 +430,65 @@ pipelines:
     }
   }
   CHECK(loads == good.size() * 12);
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+TEST_CASE("Config: http limits", "[unit][config]") {
+  LoadResult r =
+      Load("http: { max_connections: 1000, request_timeout: 2s, idle_timeout: 250ms }\n" +
+           Pipe("shop.a.b | out"));
+  INFO(AllErrors(r));
+  REQUIRE(r.ok());
+  CHECK(r.config.http_limits.max_connections == 1000);
+  CHECK(r.config.http_limits.request_timeout == std::chrono::seconds(2));
+  CHECK(r.config.http_limits.idle_timeout == std::chrono::milliseconds(250));
+  LoadResult defaults = Load(Pipe("shop.a.b | out"));
+  CHECK(defaults.config.http_limits.max_connections == 256);
+  CHECK(defaults.config.http_limits.request_timeout == std::chrono::seconds(5));
+  CHECK(defaults.config.http_limits.idle_timeout == std::chrono::seconds(10));
+}
+
+TEST_CASE("Config: http.listen counts as loopback only when every address it resolves to is",
+          "[unit][config]") {
+  auto with_listen = [](const std::string& listen, const std::string& token) {
+    return Load("http:\n  listen: \"" + listen + "\"\n" + token + Pipe("shop.a.b | out"));
+  };
+  SECTION("loopback names and addresses need no token") {
+    for (const char* listen :
+         {"localhost:8080", "127.0.0.1:8080", "127.1.2.3:0", "[::1]:8080", "::1:8080"}) {
+      LoadResult r = with_listen(listen, "");
+      INFO(listen << "\n" << AllErrors(r));
+      CHECK(r.ok());
+    }
+  }
+  SECTION("a name that starts like a loopback address is a name: it must resolve") {
+    for (const std::string token : {"", "  token: t0ken\n"}) {
+      LoadResult r = with_listen("127.evil.example:8080", token);
+      INFO(AllErrors(r));
+      REQUIRE(r.errors.size() == 1);
+      CHECK(r.errors[0].ToString().rfind("test.yaml:2:11: ", 0) == 0);
+      CHECK_THAT(r.errors[0].message,
+                 Catch::Contains("'listen' '127.evil.example:8080': host '127.evil.example' "));
+    }
+    LoadResult r = with_listen("no-such-host.invalid:8080", "");
+    REQUIRE(r.errors.size() == 1);
+    // "does not resolve to an address", or "cannot be resolved now" without a resolver.
+    CHECK_THAT(r.errors[0].message, Catch::Contains("host 'no-such-host.invalid' "));
+  }
+  SECTION("addresses of every interface need the token") {
+    for (const char* listen : {"0.0.0.0:8080", "[::]:8080", "10.0.0.5:80"}) {
+      LoadResult r = with_listen(listen, "");
+      INFO(listen << "\n" << AllErrors(r));
+      REQUIRE(r.errors.size() == 1);
+      CHECK(r.errors[0].where.line == 2);
+      CHECK(r.errors[0].where.column == 11);
+      CHECK_THAT(r.errors[0].message, Catch::Contains("is not a loopback address (it resolves to"));
+      CHECK(with_listen(listen, "  token: t0ken\n").ok());
+    }
+  }
 }
 
 }  // namespace sluice
