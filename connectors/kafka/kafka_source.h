@@ -16,8 +16,7 @@
 #include "connectors/kafka/offset_tracker.h"
 #include "core/registry.h"
 #include "core/source.h"
-// The one librdkafka wrapper, shared with the kafka sink (see its header).
-#include "sinks/kafka/kafka_client.h"
+#include "wrappers/kafka/kafka_client.h"
 
 namespace sluice::kafka {
 

@@ -16,7 +16,7 @@
 #include "core/registry.h"
 #include "core/sink.h"
 #include "sinks/kafka/kafka_builder.h"
-#include "sinks/kafka/kafka_client.h"
+#include "wrappers/kafka/kafka_client.h"
 
 namespace sluice::kafka {
 

@@ -1,11 +1,8 @@
-// Kafka sink, pure parts: topic templates, the messages a change becomes in both formats,
-// property lists, and the one error mapping.
+// Kafka sink, pure parts: topic templates and the messages a change becomes in both formats.
 #include "sinks/kafka/kafka_builder.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include "sinks/kafka/kafka_client.h"
 
 namespace sluice::kafka {
 namespace {
@@ -207,35 +204,6 @@ TEST_CASE("KafkaBuilder: a reused message list carries nothing from one change t
   list.Clear();
   BuildMessages(Upsert(Op::kUpdate), {Format::kSluice, false}, 0, &list);
   CHECK(list[0].value.data() == small_buffer);
-}
-
-TEST_CASE("KafkaClient: properties lists keep commas inside values", "[unit][kafka]") {
-  auto p = ParseProperties("compression.codec=zstd, bootstrap.servers=a:9092,b:9092, linger.ms=7");
-  REQUIRE(p.ok());
-  REQUIRE(p->size() == 3);
-  CHECK((*p)[0] == std::pair<std::string, std::string>{"compression.codec", "zstd"});
-  CHECK((*p)[1] == std::pair<std::string, std::string>{"bootstrap.servers", "a:9092,b:9092"});
-  CHECK((*p)[2] == std::pair<std::string, std::string>{"linger.ms", "7"});
-  CHECK(ParseProperties("").ok());
-  CHECK(ParseProperties("novalue").status().code() == StatusCode::kInvalidArgument);
-  CHECK(ParseProperties("Bad Name=1").status().code() == StatusCode::kInvalidArgument);
-}
-
-TEST_CASE("KafkaClient: error codes map to what sluice does with them", "[unit][kafka]") {
-  CHECK(ToStatus(RD_KAFKA_RESP_ERR_NO_ERROR, "x").ok());
-  CHECK(ToStatus(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, "x").code() == StatusCode::kUnavailable);
-  CHECK(ToStatus(RD_KAFKA_RESP_ERR__TRANSPORT, "x").code() == StatusCode::kUnavailable);
-  CHECK(ToStatus(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, "x").code() ==
-        StatusCode::kUnavailable);
-  CHECK(ToStatus(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, "x").code() == StatusCode::kRejected);
-  CHECK(ToStatus(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, "x").code() ==
-        StatusCode::kInvalidArgument);
-  CHECK(ToStatus(RD_KAFKA_RESP_ERR__AUTHENTICATION, "x").code() == StatusCode::kInvalidArgument);
-  CHECK(ToStatus(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC, "x").code() == StatusCode::kNotFound);
-  CHECK(ToStatus(RD_KAFKA_RESP_ERR__FATAL, "x").code() == StatusCode::kInternal);
-  Status s = ToStatus(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, "delivery to t [0]");
-  CHECK(s.message().find("delivery to t [0]") == 0);
-  CHECK(s.message().find("_MSG_TIMED_OUT") != std::string::npos);
 }
 
 }  // namespace sluice::kafka

@@ -1,4 +1,4 @@
-#include "sinks/kafka/kafka_client.h"
+#include "wrappers/kafka/kafka_client.h"
 
 #include <spdlog/spdlog.h>
 

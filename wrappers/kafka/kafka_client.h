@@ -1,8 +1,9 @@
-// KafkaClient: the one wrapper around librdkafka's C API that the Kafka sink and the Kafka
-// source share (STYLE: a vendor library is included by its own plugin's files "or one
+// KafkaClient: the one wrapper around librdkafka's C API, linked by the Kafka sink and the
+// Kafka source alike (STYLE: a vendor library is included by its own plugin's files "or one
 // wrapper"): RAII handles, the options both plugins take (brokers, security, raw librdkafka
-// properties), the conf they build, and the single place where rd_kafka_resp_err_t becomes a
-// Status.
+// properties), the conf they build, the header names the sink writes and the source reads,
+// and the single place where rd_kafka_resp_err_t becomes a Status. It lives in wrappers/, not
+// in either plugin, so that neither plugin includes the other; it knows no plugin.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
