@@ -87,16 +87,7 @@ std::vector<const TableInfo*> PostgresSource::TablesToSnapshot() {
   std::vector<const TableInfo*> todo;
   std::lock_guard lock(state_mu_);
   for (const auto& t : tables_) {
-    if (state_.tables_done.count(t.Qualified())) continue;
-    auto plan = state_.plans.find(t.Qualified());
-    size_t handed_on = 0;  // ranges durable or emitted by this process
-    if (plan != state_.plans.end()) {
-      handed_on = plan->second.done.size();
-      for (const auto& r : snapshot_order_) {
-        if (r.table == t.Qualified() && !plan->second.done.count(r.range)) ++handed_on;
-      }
-    }
-    if (plan == state_.plans.end() || handed_on < plan->second.ranges()) todo.push_back(&t);
+    if (NeedsReading(state_.snapshot, handed_on_, t.Qualified())) todo.push_back(&t);
   }
   return todo;
 }
@@ -135,9 +126,10 @@ Status PostgresSource::PlanTables(PgConn& conn, const std::vector<const TableInf
   for (const TableInfo* t : todo) {
     {
       std::lock_guard lock(state_mu_);
-      auto it = state_.plans.find(t->Qualified());
-      if (it != state_.plans.end() && PlanFits(it->second, *t)) continue;
-      if (it != state_.plans.end()) {
+      const auto& plans = state_.snapshot.plans;
+      auto it = plans.find(t->Qualified());
+      if (it != plans.end() && PlanFits(it->second, *t)) continue;
+      if (it != plans.end()) {
         spdlog::warn(
             "pipeline {}: the key of {} changed since its snapshot began; reading it "
             "again in full",
@@ -155,7 +147,7 @@ Status PostgresSource::PlanTables(PgConn& conn, const std::vector<const TableInf
   // The bounds are recorded before any range can be: a restart must split the table the
   // same way to know what its finished ranges hold.
   return RecordState([&](SourceState& st) {
-    for (auto& [table, plan] : planned) st.plans[table] = plan;
+    for (auto& [table, plan] : planned) st.snapshot.plans[table] = plan;
   });
 }
 
@@ -165,12 +157,9 @@ std::vector<RangeJob> PostgresSource::SnapshotJobs(const PgConn& conn,
   std::vector<RangeJob> jobs;
   std::lock_guard lock(state_mu_);
   for (const TableInfo* t : todo) {
-    const TablePlan& plan = state_.plans.at(t->Qualified());
+    const TablePlan& plan = state_.snapshot.plans.at(t->Qualified());
     // Ranges this process emitted in full are on their way to the sinks: not read again.
-    std::map<size_t, int64_t> emitted;
-    for (const auto& r : snapshot_order_) {
-      if (r.table == t->Qualified()) emitted[r.range] = r.rows;
-    }
+    RangesLeft left = LeftOf(plan, handed_on_.Of(t->Qualified()));
     TableProgress p;
     p.table = t->Qualified();
     p.done = &ctx_.metrics.GetGauge("sluice_snapshot_rows_done", "Snapshot rows read, per table",
@@ -179,17 +168,9 @@ std::vector<RangeJob> PostgresSource::SnapshotJobs(const PgConn& conn,
                                          "Rows the snapshot expects per table (pg_class.reltuples)",
                                          {{"table", p.table}});
     p.ranges = plan.ranges();
-    p.rows = plan.rows_done();
-    p.ranges_done = plan.done.size();
-    for (size_t r = 0; r < plan.ranges(); ++r) {
-      if (plan.done.count(r)) continue;
-      if (emitted.count(r)) {
-        p.rows += emitted[r];
-        ++p.ranges_done;
-        continue;
-      }
-      jobs.push_back(RangeJob{t, r, RangeFrom(conn, *t, plan, r)});
-    }
+    p.rows = left.rows;
+    p.ranges_done = left.ranges_done;
+    for (size_t r : left.to_read) jobs.push_back(RangeJob{t, r, RangeFrom(conn, *t, plan, r)});
     p.estimate = std::max(t->estimated_rows, p.rows);
     p.done->Set(static_cast<double>(p.rows));
     p.estimated->Set(static_cast<double>(p.estimate));
@@ -217,10 +198,10 @@ bool PostgresSource::EmitPiece(RangePiece&& piece, SnapshotRun& run, BatchEmitte
   if (piece.last) {
     {
       std::lock_guard lock(state_mu_);
-      snapshot_order_.push_back(EmittedRange{p->table, job.range, job_rows[piece.job]});
-      emitted_token_ = snapshot_order_.size();
+      emitted_token_ = handed_on_.Add(HandedOnRange{p->table, job.range, job_rows[piece.job]});
     }
     piece.batch.checkpoint = Checkpoint{Lsn(), emitted_token_};
+    gate_.Emitted(piece.batch.checkpoint);
     ++p->ranges_done;
     ++run.ranges_emitted;
     spdlog::info("pipeline {}: snapshot of {} range {} of {} read ({} rows)", ctx_.pipeline,

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "connectors/postgres/slot.h"
 #include "core/backoff.h"
 #include "core/state_store.h"
 
@@ -14,8 +15,6 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr const char* kStateFile = "postgres.json";
-// How long a walsender of this process, closed for a replay, may take to let its slot go.
-constexpr auto kWalsenderExit = std::chrono::seconds(5);
 // pgoutput protocol version for a server: 2 from PostgreSQL 14 (which sluice asks for
 // without `streaming`, so the messages are those of version 1: whole transactions after
 // their commit), else 1.
@@ -42,64 +41,6 @@ bool SleepUnlessStopped(milliseconds d, const std::atomic<bool>& stop, SourceSta
     std::this_thread::sleep_for(milliseconds(50));
   }
   return !stop;
-}
-
-struct SlotInfo {
-  bool exists = false;
-  Lsn confirmed_flush;
-  std::string wal_status;
-  std::string active_pid;
-  std::string database;
-  std::string plugin;
-};
-
-Result<SlotInfo> LookupSlot(PgConn& conn, const std::string& slot) {
-  auto r = conn.Exec(
-      "SELECT confirmed_flush_lsn, wal_status, active_pid, database, plugin "
-      "FROM pg_replication_slots WHERE slot_name = $1",
-      {slot});
-  if (!r.ok()) return r.status();
-  SlotInfo info;
-  if (PQntuples(r->get()) == 0) return info;
-  info.exists = true;
-  info.confirmed_flush = Lsn::Parse(GetText(r->get(), 0, 0)).value_or(Lsn());
-  info.wal_status = GetText(r->get(), 0, 1);
-  info.active_pid = GetText(r->get(), 0, 2);
-  info.database = GetText(r->get(), 0, 3);
-  info.plugin = GetText(r->get(), 0, 4);
-  return info;
-}
-
-// The slot, once the walsender this process closed (pid `closed`, may be empty) has let it
-// go, or after kWalsenderExit.
-Result<SlotInfo> LookupSlotReleasedBy(PgConn& conn, const std::string& slot,
-                                      const std::string& closed) {
-  auto info = LookupSlot(conn, slot);
-  for (auto until = std::chrono::steady_clock::now() + kWalsenderExit;
-       info.ok() && !info->active_pid.empty() && info->active_pid == closed &&
-       std::chrono::steady_clock::now() < until;) {
-    std::this_thread::sleep_for(milliseconds(10));
-    info = LookupSlot(conn, slot);
-  }
-  return info;
-}
-
-std::string SlotsExhausted(const std::string& slot) {
-  return "cannot create replication slot " + slot +
-         ": all replication slots are in use (raise max_replication_slots, or drop unused "
-         "slots)";
-}
-
-std::string WrongPlugin(const std::string& slot, const std::string& plugin) {
-  return "replication slot " + slot + " uses plugin " + plugin + ", sluice needs pgoutput";
-}
-
-// Whether the server has room for one more replication slot.
-Result<bool> SlotAvailable(PgConn& conn) {
-  auto r = conn.Exec(
-      "SELECT count(*) < current_setting('max_replication_slots')::int FROM pg_replication_slots");
-  if (!r.ok()) return r.status();
-  return GetText(r->get(), 0, 0) == "t";
 }
 
 }  // namespace
@@ -252,83 +193,92 @@ Status PostgresSource::Run(BatchEmitter& out, const std::atomic<bool>& stop) {
   return Status::Cancelled("stopped");
 }
 
-Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop) {
-  auto meta = PgConn::Connect(options_.dsn, false);
-  if (!meta.ok()) return meta.status();
-  SLUICE_RETURN_IF_ERROR(CheckServer(*meta));
-  auto tables = ResolveTables(*meta, ctx_.tables);
+Status PostgresSource::Prepare(PgConn& meta) {
+  SLUICE_RETURN_IF_ERROR(CheckServer(meta));
+  auto tables = ResolveTables(meta, ctx_.tables);
   if (!tables.ok()) return tables.status();
   tables_ = std::move(tables).value();
-  auto types = LoadTypeOverrides(*meta);
+  auto types = LoadTypeOverrides(meta);
   if (!types.ok()) return types.status();
   types_ = std::move(types).value();
   SLUICE_RETURN_IF_ERROR(
-      EnsurePublication(*meta, options_.publication, options_.managed_publication, tables_));
-  SLUICE_RETURN_IF_ERROR(ResolveSlotName(*meta));
-  SLUICE_RETURN_IF_ERROR(LoadStateOnce());
+      EnsurePublication(meta, options_.publication, options_.managed_publication, tables_));
+  SLUICE_RETURN_IF_ERROR(ResolveSlotName(meta));
+  return LoadStateOnce();
+}
+
+Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop) {
+  auto meta = PgConn::Connect(options_.dsn, false);
+  if (!meta.ok()) return meta.status();
+  SLUICE_RETURN_IF_ERROR(Prepare(*meta));
   // Tables to snapshot: their readers connect while the slot is looked up or created.
   if (auto todo = TablesToSnapshot(); !todo.empty()) {
     pending_conns_.Open(options_.dsn, ReadersFor(todo));
   }
   auto repl = PgConn::Connect(options_.dsn, true);
   if (!repl.ok()) return repl.status();
+  auto slot = TakeSlot(*meta, *repl);
+  if (!slot.ok()) return slot.status();
+  gate_.StartAt(slot->tag);
+  // Tables added to a pipeline whose other tables stream: those keep streaming while the
+  // added ones are read (docs/architecture.md, "A table added later").
+  if (!slot->created && TablesToSnapshot().size() < tables_.size()) {
+    return StreamBesideSnapshot(*meta, std::move(repl).value(), slot->tag, out, stop);
+  }
+  // A first snapshot (or one cut short before any table was done) is read before the stream.
+  SLUICE_RETURN_IF_ERROR(Snapshot(*meta, slot->snapshot_name, slot->tag, out, stop));
+  SLUICE_RETURN_IF_ERROR(StartStream(*meta, std::move(repl).value(), false));
+  return Stream(*meta, out, stop);
+}
+
+Status PostgresSource::StreamBesideSnapshot(PgConn& meta, PgConn repl, Lsn tag, BatchEmitter& out,
+                                            const std::atomic<bool>& stop) {
+  auto run = StartSnapshot(meta, "", tag, out.change_pool());
+  if (!run.ok()) return run.status();
+  std::unique_ptr<SnapshotRun> beside = std::move(run).value();
+  if (beside && beside->workers->jobs().empty()) beside.reset();
+  if (beside) gate_.Hold(tag);
+  SLUICE_RETURN_IF_ERROR(StartStream(meta, std::move(repl), beside != nullptr));
+  Status s = Stream(meta, out, stop, beside.get());
+  if (s.ok()) {
+    spdlog::info(
+        "pipeline {}: snapshot of the added tables handed on; replaying the stream from {}",
+        ctx_.pipeline, tag.ToString());
+  }
+  return s;
+}
+
+Status PostgresSource::StartStream(PgConn& meta, PgConn repl, bool held_back) {
+  stream_ = std::make_unique<ReplicationStream>(std::move(repl));
+  proto_version_ = ProtoVersionFor(meta.server_version());
+  SLUICE_RETURN_IF_ERROR(
+      stream_->Start(options_.slot, options_.publication, Lsn(), proto_version_));
+  spdlog::info("pipeline {}: streaming from slot {} (confirmed {}, pgoutput protocol {}){}",
+               ctx_.pipeline, options_.slot, gate_.confirmed().ToString(), proto_version_,
+               held_back ? ", the changes of the tables being read held back" : "");
+  return Status::Ok();
+}
+
+Result<PostgresSource::SlotStart> PostgresSource::TakeSlot(PgConn& meta, PgConn& repl) {
   // A walsender this process closed may hold the slot a moment longer.
-  auto slot = LookupSlotReleasedBy(*meta, options_.slot, replaced_walsender_);
+  auto slot = LookupSlotReleasedBy(meta, options_.slot, replaced_walsender_);
   replaced_walsender_.clear();
   if (!slot.ok()) return slot.status();
-  if (slot->exists && slot->database != database_) {
-    return Status::InvalidArgument("replication slot " + options_.slot + " belongs to database " +
-                                   slot->database + ", not " + database_ +
-                                   ": name another slot with the source's `slot` option");
-  }
-
-  std::string snapshot_name;  // exported by `repl` at the slot's consistent point
-  Lsn tag;
-  bool created = false;
-  {
-    std::lock_guard lock(state_mu_);
-    if (!slot->exists && state_.slot_created) {
-      return Status::DataLoss(
-          "replication slot " + options_.slot + " no longer exists, so the changes made since " +
-          "sluice last confirmed are lost to pipeline " + ctx_.pipeline +
-          ". It is never recreated silently: to start over with a fresh snapshot, delete " +
-          ctx_.state->PathOf(kStateFile) + " and restart");
-    }
-  }
+  SLUICE_RETURN_IF_ERROR(CheckSlot(*slot));
+  SlotStart start;
   if (slot->exists) {
-    if (slot->wal_status == "lost") {
-      return Status::DataLoss("replication slot " + options_.slot +
-                              " was invalidated (wal_status = lost, the WAL it needed was "
-                              "removed, see max_slot_wal_keep_size). Changes are lost: delete " +
-                              ctx_.state->PathOf(kStateFile) + " and the slot to start over");
-    }
-    if (!slot->active_pid.empty()) {
-      return Status::Unavailable("replication slot " + options_.slot +
-                                 " is in use by another process (pid " + slot->active_pid +
-                                 "): is another sluice running pipeline " + ctx_.pipeline + "?");
-    }
-    if (slot->plugin != "pgoutput") {
-      return Status::InvalidArgument(WrongPlugin(options_.slot, slot->plugin));
-    }
-    tag = slot->confirmed_flush;
+    start.tag = slot->confirmed_flush;
   } else {
-    std::string sql = "CREATE_REPLICATION_SLOT " + repl->Ident(options_.slot) +
-                      " LOGICAL pgoutput EXPORT_SNAPSHOT";
-    auto r = repl->Exec(sql);
-    if (!r.ok()) {
-      if (r.status().message().find("all replication slots are in use") != std::string::npos) {
-        return Status::InvalidArgument(SlotsExhausted(options_.slot));
-      }
-      return r.status();
-    }
-    tag = Lsn::Parse(GetText(r->get(), 0, 1)).value_or(Lsn());
+    auto created = CreateSlot(repl, options_.slot);
+    if (!created.ok()) return created.status();
+    start.tag = created->consistent_point;
     // Valid until `repl` runs its next command: the snapshot readers import it first.
-    snapshot_name = GetText(r->get(), 0, 2);
-    created = true;
+    start.snapshot_name = created->snapshot_name;
+    start.created = true;
     spdlog::info("pipeline {}: created replication slot {} at {}", ctx_.pipeline, options_.slot,
-                 tag.ToString());
+                 start.tag.ToString());
   }
-  bool record = created;
+  bool record = start.created;
   {
     std::lock_guard lock(state_mu_);
     record = record || !state_.slot_created;
@@ -336,43 +286,47 @@ Status PostgresSource::RunOnce(BatchEmitter& out, const std::atomic<bool>& stop)
   if (record) {
     SLUICE_RETURN_IF_ERROR(RecordState([&](SourceState& st) {
       st.slot_created = true;
-      st.snapshot_lsn = tag.ToString();
-      if (created) {
-        st.tables_done.clear();
-        st.plans.clear();
-      }
+      st.snapshot_lsn = start.tag.ToString();
+      if (start.created) st.snapshot = SnapshotRecord{};
     }));
   }
+  return start;
+}
+
+Status PostgresSource::CheckSlot(const SlotInfo& slot) {
+  if (slot.exists && slot.database != database_) {
+    return Status::InvalidArgument("replication slot " + options_.slot + " belongs to database " +
+                                   slot.database + ", not " + database_ +
+                                   ": name another slot with the source's `slot` option");
+  }
+  bool created_before;
   {
-    std::lock_guard lock(confirm_mu_);
-    if (confirmed_.load() < tag.value()) confirmed_ = tag.value();
+    std::lock_guard lock(state_mu_);
+    created_before = state_.slot_created;
   }
-  // Tables added to a pipeline whose other tables stream: those keep streaming while the
-  // added ones are read (docs/architecture.md, "A table added later").
-  std::unique_ptr<SnapshotRun> beside;
-  if (!created && TablesToSnapshot().size() < tables_.size()) {
-    auto run = StartSnapshot(*meta, "", tag, out.change_pool());
-    if (!run.ok()) return run.status();
-    beside = std::move(run).value();
-    if (beside && beside->workers->jobs().empty()) beside.reset();
-    if (beside) HoldConfirmation(tag);
-  } else {
-    SLUICE_RETURN_IF_ERROR(Snapshot(*meta, snapshot_name, tag, out, stop));
+  if (!slot.exists && created_before) {
+    return Status::DataLoss(
+        "replication slot " + options_.slot + " no longer exists, so the changes made since " +
+        "sluice last confirmed are lost to pipeline " + ctx_.pipeline +
+        ". It is never recreated silently: to start over with a fresh snapshot, delete " +
+        ctx_.state->PathOf(kStateFile) + " and restart");
   }
-  stream_ = std::make_unique<ReplicationStream>(std::move(repl).value());
-  int proto = ProtoVersionFor(meta->server_version());
-  proto_version_ = proto;
-  SLUICE_RETURN_IF_ERROR(stream_->Start(options_.slot, options_.publication, Lsn(), proto));
-  spdlog::info("pipeline {}: streaming from slot {} (confirmed {}, pgoutput protocol {}){}",
-               ctx_.pipeline, options_.slot, Lsn(confirmed_.load()).ToString(), proto,
-               beside ? ", the changes of the tables being read held back" : "");
-  Status s = Stream(*meta, out, stop, beside.get());
-  if (s.ok()) {
-    spdlog::info(
-        "pipeline {}: snapshot of the added tables handed on; replaying the stream from {}",
-        ctx_.pipeline, tag.ToString());
+  if (!slot.exists) return Status::Ok();
+  if (slot.wal_status == "lost") {
+    return Status::DataLoss("replication slot " + options_.slot +
+                            " was invalidated (wal_status = lost, the WAL it needed was "
+                            "removed, see max_slot_wal_keep_size). Changes are lost: delete " +
+                            ctx_.state->PathOf(kStateFile) + " and the slot to start over");
   }
-  return s;
+  if (!slot.active_pid.empty()) {
+    return Status::Unavailable("replication slot " + options_.slot +
+                               " is in use by another process (pid " + slot.active_pid +
+                               "): is another sluice running pipeline " + ctx_.pipeline + "?");
+  }
+  if (slot.plugin != "pgoutput") {
+    return Status::InvalidArgument(WrongPlugin(options_.slot, slot.plugin));
+  }
+  return Status::Ok();
 }
 
 Status PostgresSource::Reopen(PgConn& meta) {
@@ -387,7 +341,7 @@ Status PostgresSource::Reopen(PgConn& meta) {
   }
   auto stream = std::make_unique<ReplicationStream>(std::move(repl).value());
   // Transactions whose commit lies before `from` are not sent again: they are in the pipeline.
-  Lsn from = last_emitted_commit_;
+  Lsn from = gate_.last_emitted_commit();
   SLUICE_RETURN_IF_ERROR(stream->Start(options_.slot, options_.publication, from, proto_version_));
   stream_ = std::move(stream);
   last_status_ = std::chrono::steady_clock::now();

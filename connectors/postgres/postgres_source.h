@@ -14,10 +14,12 @@
 
 #include "connectors/postgres/catalog.h"
 #include "connectors/postgres/replication_stream.h"
+#include "connectors/postgres/slot.h"
 #include "connectors/postgres/snapshot_workers.h"
 #include "connectors/postgres/source_state.h"
 #include "core/registry.h"
 #include "core/source.h"
+#include "sourcekit/confirm_gate.h"
 
 namespace sluice::pg {
 
@@ -50,12 +52,6 @@ class PostgresSource : public Source {
   void Shutdown() override;
 
  private:
-  // A snapshot range emitted in full, in emission order: token k covers the first k.
-  struct EmittedRange {
-    std::string table;
-    size_t range = 0;
-    int64_t rows = 0;
-  };
   // Per-table snapshot progress, for the metrics, the log and the status detail.
   struct TableProgress {
     std::string table;
@@ -67,7 +63,29 @@ class PostgresSource : public Source {
     size_t ranges_done = 0;
   };
 
+  // Where a run starts streaming: the slot's confirmed position, or its consistent point
+  // (with the exported snapshot) when the run created it.
+  struct SlotStart {
+    Lsn tag;
+    std::string snapshot_name;
+    bool created = false;
+  };
+
   Status RunOnce(BatchEmitter& out, const std::atomic<bool>& stop);
+  // Checks the server, resolves the tables and types, ensures the publication, loads state.
+  Status Prepare(PgConn& meta);
+  // Finds (waiting for a walsender this process closed) or creates the slot, and records
+  // that it exists.
+  Result<SlotStart> TakeSlot(PgConn& meta, PgConn& repl);
+  // A slot that cannot serve this pipeline: another database's, lost, in use, not pgoutput;
+  // or missing although the state says it was created.
+  Status CheckSlot(const SlotInfo& slot);
+  // START_REPLICATION on `repl` from the slot's position.
+  Status StartStream(PgConn& meta, PgConn repl, bool held_back);
+  // Tables added to a pipeline that streams: read beside the stream, their changes held back,
+  // then Ok for the stream to be replayed (docs/architecture.md, "A table added later").
+  Status StreamBesideSnapshot(PgConn& meta, PgConn repl, Lsn tag, BatchEmitter& out,
+                              const std::atomic<bool>& stop);
   // A snapshot under way: its readers and its progress.
   struct SnapshotRun {
     std::unique_ptr<SnapshotWorkers> workers;
@@ -116,14 +134,6 @@ class PostgresSource : public Source {
   // replayed from the held position (docs/architecture.md, "A table added later").
   Status Stream(PgConn& meta, BatchEmitter& out, const std::atomic<bool>& stop,
                 SnapshotRun* run = nullptr);
-  // From here until a checkpoint carrying every range of the snapshot now starting (the
-  // token set by ReleaseHoldAt), the server hears of no position past `at`, which is where
-  // the stream is replayed from for the tables held back.
-  void HoldConfirmation(Lsn at);
-  void ReleaseHoldAt(uint64_t token);
-  // What the server may be told is flushed: the confirmed position, or an idle keepalive's,
-  // never past a hold.
-  Lsn FlushPosition() const;
   // Every few seconds: the server's WAL end minus what is confirmed, as sluice_source_lag_bytes.
   Status PollLag(PgConn& meta, Lsn confirmed);
   // Time for a standby status: status_interval has passed, or a newer flush position has
@@ -161,19 +171,11 @@ class PostgresSource : public Source {
   std::unique_ptr<ReplicationStream> stream_;  // source thread
   PendingConns pending_conns_;                 // source thread: snapshot readers being opened
 
-  // Highest commit end LSN durable in every sink: what we send as flush_lsn. Never ahead of
-  // the sinks, or a crash could lose changes we still need.
-  std::atomic<uint64_t> confirmed_{0};
-  Lsn received_;             // source thread: highest WAL end seen
-  Lsn last_emitted_commit_;  // source thread: end LSN of the newest commit handed on
-  Lsn idle_flush_;  // source thread: keepalive position confirmed while nothing was in flight
-  uint64_t emitted_token_ = 0;  // source thread: newest snapshot token handed on
-  std::atomic<uint64_t> confirmed_token_{0};
-  // A hold on the confirmed position (0: none) and the token that ends it (set under
-  // confirm_mu_, as is confirmed_ while a hold may cap it).
-  std::mutex confirm_mu_;
-  std::atomic<uint64_t> hold_{0};
-  std::atomic<uint64_t> release_token_{0};
+  // What may be confirmed to the server (flush_lsn): never ahead of the sinks, or a crash
+  // could lose changes we still need.
+  ConfirmGate gate_;
+  Lsn received_;                    // source thread: highest WAL end seen
+  uint64_t emitted_token_ = 0;      // source thread: newest snapshot token handed on
   bool replay_ = false;             // source thread: the stream ended for a replay, not an outage
   std::string replaced_walsender_;  // source thread: pid of the walsender closed for it
   std::chrono::steady_clock::time_point last_status_;  // source thread
@@ -194,7 +196,7 @@ class PostgresSource : public Source {
   std::atomic<bool> state_failing_{false};  // the last write to the state directory failed
   std::optional<Checkpoint> unrecorded_;    // guarded by state_mu_; see RetryUnrecorded
   std::chrono::steady_clock::time_point last_retry_;  // source thread
-  std::vector<EmittedRange> snapshot_order_;          // token k = first k entries done; guarded
+  HandedOnRanges handed_on_;                          // guarded by state_mu_
 };
 
 void RegisterPostgresSource(Registry& registry);

@@ -46,7 +46,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
   auto housekeeping = [&] { KeepReadingWhileBlocked(); };
   auto emit = [&]() -> Status {
     if (options_.toast_lookup) SLUICE_RETURN_IF_ERROR(FillUnchanged(meta, types_, &batch));
-    if (batch.checkpoint.lsn.valid()) last_emitted_commit_ = batch.checkpoint.lsn;
+    gate_.Emitted(batch.checkpoint);
     size_t last_size = batch.changes.size();
     bool ok = out.Emit(std::move(batch), housekeeping);
     blocked_since_.reset();
@@ -69,7 +69,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
       if (run == nullptr) ctx_.status->Set(SourcePhase::kStreaming, "slot " + options_.slot);
     }
     if (StatusDue()) SLUICE_RETURN_IF_ERROR(SendStatus(false));
-    SLUICE_RETURN_IF_ERROR(PollLag(meta, FlushPosition()));
+    SLUICE_RETURN_IF_ERROR(PollLag(meta, gate_.Flush()));
     if (state_failing_) RetryUnrecorded();
     bool pumping = run != nullptr && !builder.in_transaction();
     if (pumping) {
@@ -83,7 +83,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
           });
       if (!pumped.ok()) return pumped.status();
       if (run->all_emitted()) {
-        ReleaseHoldAt(emitted_token_);
+        gate_.ReleaseAt(emitted_token_);
         replay_ = true;
         return Status::Ok();
       }
@@ -112,10 +112,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     if (m.type == 'k') {
       // Nothing in flight and no transaction open: everything up to the server's sent
       // position is accounted for, so the slot may advance past WAL that other tables wrote.
-      bool quiet = hold_.load() == 0 && !builder.in_transaction() && !pending &&
-                   Lsn(confirmed_.load()) >= last_emitted_commit_ &&
-                   confirmed_token_.load() >= emitted_token_;
-      if (quiet && m.wal_end > idle_flush_) idle_flush_ = m.wal_end;
+      gate_.Keepalive(m.wal_end, !builder.in_transaction() && !pending);
       if (m.reply_requested) SLUICE_RETURN_IF_ERROR(SendStatus(false));
       continue;
     }
@@ -172,36 +169,15 @@ Status PostgresSource::PollLag(PgConn& meta, Lsn confirmed) {
   return Status::Ok();
 }
 
-Lsn PostgresSource::FlushPosition() const {
-  Lsn flush = std::max(Lsn(confirmed_.load()), idle_flush_);
-  uint64_t hold = hold_.load();
-  return hold != 0 ? std::min(flush, Lsn(hold)) : flush;
-}
-
-void PostgresSource::HoldConfirmation(Lsn at) {
-  std::lock_guard lock(confirm_mu_);
-  hold_ = std::max<uint64_t>(at.value(), 1);
-  release_token_ = UINT64_MAX;
-  // Batches handed on before now lack the tables held back: what they confirm no longer
-  // says those tables are durable.
-  if (confirmed_.load() > at.value()) confirmed_ = at.value();
-  idle_flush_ = std::min(idle_flush_, at);
-}
-
-void PostgresSource::ReleaseHoldAt(uint64_t token) {
-  std::lock_guard lock(confirm_mu_);
-  release_token_ = token;
-}
-
 bool PostgresSource::StatusDue() const {
   auto since = std::chrono::steady_clock::now() - last_status_;
   if (since >= options_.status_interval) return true;
-  return FlushPosition() > sent_flush_ && since >= kPromptStatus;
+  return gate_.Flush() > sent_flush_ && since >= kPromptStatus;
 }
 
 Status PostgresSource::SendStatus(bool reply_requested) {
   if (!stream_) return Status::Ok();
-  Lsn flush = FlushPosition();
+  Lsn flush = gate_.Flush();
   last_status_ = std::chrono::steady_clock::now();
   sent_flush_ = flush;
   confirmed_lsn_.Set(static_cast<double>(flush.value()));
@@ -209,25 +185,19 @@ Status PostgresSource::SendStatus(bool reply_requested) {
 }
 
 bool PostgresSource::RecordRangesUpTo(uint64_t token) {
-  size_t from = confirmed_token_.load();
-  size_t upto;
-  std::vector<EmittedRange> ranges;
+  std::vector<HandedOnRange> ranges;
   {
     std::lock_guard lock(state_mu_);
-    upto = std::min<size_t>(token, snapshot_order_.size());
-    if (upto <= from) return true;
-    ranges.assign(snapshot_order_.begin() + static_cast<std::ptrdiff_t>(from),
-                  snapshot_order_.begin() + static_cast<std::ptrdiff_t>(upto));
+    ranges = handed_on_.Between(gate_.durable_token(), token);
   }
+  if (ranges.empty()) return true;
   Status s = RecordState([&](SourceState& st) {
-    for (const EmittedRange& r : ranges) MarkRangeDone(&st, r.table, r.range, r.rows);
+    for (const HandedOnRange& r : ranges) MarkRangeDone(&st.snapshot, r.table, r.range, r.rows);
   });
   if (!s.ok()) return false;
-  for (const EmittedRange& r : ranges) {
+  for (const HandedOnRange& r : ranges) {
     spdlog::debug("pipeline {}: snapshot of {} range {} durable", ctx_.pipeline, r.table, r.range);
   }
-  std::lock_guard lock(state_mu_);  // a retry from the source thread may race a newer one
-  if (upto > confirmed_token_.load()) confirmed_token_ = upto;
   return true;
 }
 
@@ -235,25 +205,17 @@ void PostgresSource::Confirm(const Checkpoint& checkpoint) {
   // Snapshot progress is recorded before the LSN may reach the server: a crash in between
   // then re-reads nothing that is done. If it cannot be recorded (a full disk), nothing of
   // this checkpoint is confirmed: the state directory is part of what must be durable.
-  if (checkpoint.token > confirmed_token_.load()) {
-    bool recorded = RecordRangesUpTo(checkpoint.token);
+  auto covers = [](const Checkpoint& a, const Checkpoint& b) {
+    return a.token >= b.token && a.lsn >= b.lsn;
+  };
+  if (checkpoint.token > gate_.durable_token() && !RecordRangesUpTo(checkpoint.token)) {
     std::lock_guard lock(state_mu_);
-    if (!recorded) {
-      unrecorded_ = checkpoint;
-      return;
-    }
-    if (unrecorded_ && unrecorded_->token <= checkpoint.token) unrecorded_.reset();
+    if (!unrecorded_ || covers(checkpoint, *unrecorded_)) unrecorded_ = checkpoint;
+    return;
   }
-  std::lock_guard lock(confirm_mu_);
-  uint64_t lsn = checkpoint.lsn.value();
-  if (hold_.load() != 0) {
-    if (checkpoint.token >= release_token_.load()) {
-      hold_ = 0;  // every range is durable, and what follows them carries their tables
-    } else {
-      lsn = std::min(lsn, hold_.load());
-    }
-  }
-  if (lsn > confirmed_.load()) confirmed_ = lsn;
+  gate_.Durable(checkpoint);
+  std::lock_guard lock(state_mu_);
+  if (unrecorded_ && covers(checkpoint, *unrecorded_)) unrecorded_.reset();
 }
 
 void PostgresSource::RetryUnrecorded() {
@@ -271,7 +233,7 @@ void PostgresSource::RetryUnrecorded() {
 void PostgresSource::Shutdown() {
   if (!stream_) return;
   Status s = SendStatus(false);
-  spdlog::info("pipeline {}: confirmed {} to slot {}{}", ctx_.pipeline, FlushPosition().ToString(),
+  spdlog::info("pipeline {}: confirmed {} to slot {}{}", ctx_.pipeline, gate_.Flush().ToString(),
                options_.slot, s.ok() ? "" : " (not sent: " + s.message() + ")");
   stream_.reset();
 }
