@@ -12,14 +12,16 @@
 #include <fstream>
 #include <iterator>
 
+#include "core/printable.h"
 #include "runtime/interpolate.h"
 #include "runtime/pipe_parser.h"
 
 namespace sluice {
 
 std::string Diagnostic::ToString() const {
-  if (where.line <= 0) return where.file + ": " + message;
-  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+  const std::string name = Printable(where.file);
+  if (where.line <= 0) return name + ": " + message;
+  return name + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
          message;
 }
 
@@ -55,11 +57,12 @@ EnvLookup ProcessEnv() {
 
 namespace {
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+// Every text of the file that a message quotes goes through Quote: see core/printable.h.
+std::string Quote(const std::string& s) { return QuotePrintable(s); }
 
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + Printable(item);
   return out.empty() ? "none" : out;
 }
 
@@ -233,8 +236,10 @@ class Loader {
   SourceLocation Loc(const Entry& e) const {
     return Loc(e.value.IsNull() ? e.key_node.Mark() : e.value.Mark());
   }
-  void Error(SourceLocation where, std::string message) {
-    result_.errors.push_back({std::move(where), std::move(message)});
+  // Printable() also catches file text that reached `message` without Quote (pipe parser,
+  // interpolation): one diagnostic is always one line.
+  void Error(SourceLocation where, const std::string& message) {
+    result_.errors.push_back({std::move(where), Printable(message)});
   }
 
   std::vector<Entry> Entries(const YAML::Node& map, const std::string& noun);

@@ -7,6 +7,7 @@
 #include "core/json_writer.h"
 #include "core/lsn.h"
 #include "core/options.h"
+#include "core/printable.h"
 #include "core/redact.h"
 
 namespace sluice {
@@ -202,6 +203,22 @@ TEST_CASE("Options: typed values validated, defaults filled", "[unit][core]") {
   Options o = WithDefaults({dur, size}, {{"buffer", "64KB"}});
   CHECK(o.Duration("flush") == std::chrono::milliseconds(1000));
   CHECK(o.Bytes("buffer") == 64u * 1024);
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+TEST_CASE("Printable: control characters and invalid UTF-8 become escapes", "[unit][core]") {
+  CHECK(Printable("plain text, caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+        "plain text, caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  CHECK(Printable("a\nb\rc\td") == "a\\nb\\rc\\td");
+  CHECK(Printable(std::string("\x00\x01\x1f\x7f", 4)) == "\\x00\\x01\\x1f\\x7f");
+  CHECK(Printable("\xc2\x85 \xc2\x9f \xc2\xa0") == "\\u0085 \\u009f \xc2\xa0");  // C1, then NBSP
+  CHECK(Printable("\xff \xc3 \xc0\x80 \xe0\x80\x80 \xed\xa0\x80 \xf4\x90\x80\x80 \xe2\x82") ==
+        "\\xff \\xc3 \\xc0\\x80 \\xe0\\x80\\x80 \\xed\\xa0\\x80 \\xf4\\x90\\x80\\x80 \\xe2\\x82");
+  CHECK(Printable("a\\nb") == "a\\nb");  // backslashes kept: escapes already made stay as they are
+  CHECK(QuotePrintable("a\\n\nb") == "'a\\\\n\\nb'");
 }
 
 }  // namespace sluice

@@ -1,5 +1,6 @@
 #include "runtime/config.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 namespace sluice {
@@ -424,6 +425,74 @@ pipelines:
     }
   }
   CHECK(loads == good.size() * 12);
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+namespace {
+
+// Every diagnostic stays on one line of printable text, so `file:line:column: ...` parses.
+void CheckPrintable(const LoadResult& r) {
+  for (const Diagnostic& d : r.errors) {
+    const std::string line = d.ToString();
+    INFO(line);
+    for (size_t i = 0; i < line.size(); ++i) {
+      auto c = static_cast<unsigned char>(line[i]);
+      CHECK((c >= 0x20 && c != 0x7f));
+      CHECK(c < 0x80);  // the cases below hold no valid non-ASCII text
+    }
+  }
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("Config: control characters and invalid UTF-8 are escaped in messages",
+          "[unit][config]") {
+  struct Case {
+    std::string yaml;
+    std::string message;
+  };
+  const Case cases[] = {
+      {Pipe("shop.a.b | out") + "\"a\\nb\": 1\n", "unknown top-level key 'a\\nb'"},
+      {Pipe("shop.a.b | out") + "\"a\\tb\\r\\x01\\x7f\": 1\n",
+       "unknown top-level key 'a\\tb\\r\\x01\\x7f'"},
+      {Pipe("shop.a.b | out") + "a\xff\xc3: 1\n", "unknown top-level key 'a\\xff\\xc3'"},
+      {Pipe("shop.a.b | out") + "\"a\\\\nb\": 1\n", "unknown top-level key 'a\\\\nb'"},
+      {Pipe("shop.a.b | out") + "\"\\x85\": 1\n", "unknown top-level key '\\u0085'"},
+      {Replace(Pipe("shop.a.b | out"), "type: postgres", "type: \"post\\ngres\""),
+       "unknown source type 'post\\ngres'"},
+      {Replace(kBase, "cache:", "\"ca\\nche\":") + "  p: shop.a.b | out\n",
+       "invalid sink name 'ca\\nche'"},
+      {Replace(kBase, "cache:", "\"ca\\nche\":") + "  p: shop.a.b | nope\n",
+       "unknown sink 'nope' (known sinks: out, ca\\nche)"},
+      {Pipe("\"shop.a.b | o\\x01ut\""), "got '\\x01ut'"},
+      {Pipe("\"shop.a.b | ${A\\x02}\""), "invalid variable name 'A\\x02'"},
+  };
+  for (const Case& c : cases) {
+    LoadResult r = Load(c.yaml);
+    INFO("yaml:\n" << c.yaml << "\nerrors:\n" << AllErrors(r));
+    REQUIRE_FALSE(r.ok());
+    CheckPrintable(r);
+    bool found = false;
+    for (const Diagnostic& d : r.errors) found = found || Contains(d.message, c.message);
+    CHECK(found);
+  }
+  SECTION("valid UTF-8 is kept as it is") {
+    LoadResult r = Load(Pipe("shop.a.b | out") + "caf\xc3\xa9: 1\n");
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0].message, Catch::StartsWith("unknown top-level key 'caf\xc3\xa9'"));
+  }
+  SECTION("the file name too") {
+    LoadResult r = LoadConfigString("- a\n", "bad\nname.yaml", TestRegistry(), Env);
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0].ToString(), Catch::StartsWith("bad\\nname.yaml:1:1: "));
+  }
 }
 
 }  // namespace sluice
