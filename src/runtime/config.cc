@@ -1,5 +1,7 @@
 #include "runtime/config.h"
 
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include "core/printable.h"
 #include "runtime/interpolate.h"
@@ -206,6 +209,55 @@ struct OptionOwner {
   std::string owner;  // " for source type 'postgres'" or " in 'limits'"
 };
 
+// Where the deepest mapping or list of a text opens. yaml-cpp's DeepRecursion carries the
+// mark of its scanner, which has often read ahead to the end of the file; the events it
+// emitted before giving up say where the nesting went too deep.
+class NestingTracker : public YAML::EventHandler {
+ public:
+  // The mark of the deepest collection opened, or nullopt when `text` opens none.
+  static std::optional<YAML::Mark> DeepestOpening(const std::string& text) {
+    NestingTracker tracker;
+    std::istringstream in(text);
+    try {
+      YAML::Parser parser(in);
+      while (parser.HandleNextDocument(tracker)) {
+      }
+    } catch (const YAML::Exception&) {
+      // Expected: the text is the one that failed to load.
+    }
+    return tracker.deepest_mark_;
+  }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Open(mark);
+  }
+  void OnSequenceEnd() override { --depth_; }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Open(mark);
+  }
+  void OnMapEnd() override { --depth_; }
+
+ private:
+  void Open(const YAML::Mark& mark) {
+    if (++depth_ > deepest_) {
+      deepest_ = depth_;
+      deepest_mark_ = mark;
+    }
+  }
+
+  int depth_ = 0;
+  int deepest_ = 0;
+  std::optional<YAML::Mark> deepest_mark_;
+};
+
 // Walks one config text and fills a LoadResult. Lives for one load call.
 class Loader {
  public:
@@ -218,6 +270,11 @@ class Loader {
   LoadResult Run() && {
     try {
       LoadRoot(YAML::Load(std::string(text_)));
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp says only "bad file", at a mark that may be the end of the file.
+      Error(Loc(NestingTracker::DeepestOpening(std::string(text_)).value_or(e.mark)),
+            "YAML is nested too deeply (yaml-cpp stops after a few hundred levels of mappings "
+            "and lists); the deepest level it read opens here");
     } catch (const YAML::ParserException& e) {
       Error(Loc(e.mark), "YAML syntax error: " + e.msg);
     } catch (const YAML::Exception& e) {

@@ -495,4 +495,47 @@ TEST_CASE("Config: control characters and invalid UTF-8 are escaped in messages"
   }
 }
 
+TEST_CASE("Config: YAML nested too deeply names the line of the nesting", "[unit][config]") {
+  struct Case {
+    std::string name;
+    std::string yaml;
+    int line;
+  };
+  std::string flow_lines = "x: 1\na:\n";
+  for (int i = 0; i < 600; ++i) flow_lines += "  [\n";
+  flow_lines += "b: 2\n";
+  std::string block = "x: 1\na:\n";
+  for (int i = 1; i < 600; ++i) block += std::string(i, ' ') + "k:\n";
+  std::string dashes = "x: 1\na:\n  " + [] {
+    std::string s;
+    for (int i = 0; i < 600; ++i) s += "- ";
+    return s;
+  }() + "1\nb: 2\n";
+  const Case cases[] = {
+      {"open flow on one line", "x: 1\na: " + std::string(3000, '[') + "\nb: 1\n", 2},
+      {"closed flow on one line",
+       "x: 1\na: " + std::string(600, '[') + std::string(600, ']') + "\nb: 1\n", 2},
+      {"flow over many lines", flow_lines, 0},
+      {"block mappings", block, 0},
+      {"block sequences", dashes, 3},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    LoadResult r = Load(c.yaml);
+    INFO(AllErrors(r));
+    REQUIRE(r.errors.size() == 1);
+    const Diagnostic& d = r.errors[0];
+    CHECK_THAT(d.message, Catch::StartsWith("YAML is nested too deeply"));
+    CHECK(d.where.column >= 1);
+    int lines = static_cast<int>(std::count(c.yaml.begin(), c.yaml.end(), '\n'));
+    if (c.line > 0) {
+      CHECK(d.where.line == c.line);
+    } else {
+      // Somewhere inside the nesting, not at the end of the file.
+      CHECK(d.where.line > 2);
+      CHECK(d.where.line < lines - 1);
+    }
+  }
+}
+
 }  // namespace sluice
