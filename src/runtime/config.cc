@@ -299,7 +299,10 @@ class Loader {
     result_.errors.push_back({std::move(where), Printable(message)});
   }
 
+  // The keys of a mapping, in file order, followed by those its merge keys (`<<`) bring in.
   std::vector<Entry> Entries(const YAML::Node& map, const std::string& noun);
+  void AppendMerged(const YAML::Node& map, const Entry& merge, const std::string& noun,
+                    std::vector<Entry>* out);
   std::optional<Text> Scalar(const Entry& e, const std::string& subject);
   std::optional<std::string> OptionValue(const Entry& e, const OptionSpec& spec,
                                          const OptionOwner& owner);
@@ -310,7 +313,8 @@ class Loader {
 
   void LoadRoot(const YAML::Node& root);
   void LoadSettings(const Entry& e);
-  void LoadHttp(const Entry& e, std::map<std::string, std::string> values);
+  void LoadHttp(const Entry& e, const std::vector<Entry>& entries,
+                std::map<std::string, std::string> values);
   void LoadReadiness(const Entry& e, ReadinessPolicy* policy);
   void LoadShutdownTimeout(const Entry& e);
   void LoadLimits(const Entry& e);
@@ -340,10 +344,18 @@ class Loader {
   // Every declared name, even of entries with errors, so pipelines do not pile on.
   std::vector<std::string> source_names_;
   std::vector<std::string> sink_names_;
+  // The mappings whose merge keys are being resolved, outermost first: a cycle stops there.
+  std::vector<YAML::Node> merging_;
 };
+
+// A YAML 1.1 merge key: a plain `<<` (a quoted "<<" is an ordinary key) or one tagged !!merge.
+bool IsMergeKey(const YAML::Node& key) {
+  return (key.Scalar() == "<<" && key.Tag() == "?") || key.Tag() == "tag:yaml.org,2002:merge";
+}
 
 std::vector<Entry> Loader::Entries(const YAML::Node& map, const std::string& noun) {
   std::vector<Entry> out;
+  std::vector<Entry> merges;
   std::map<std::string, int> first_line;
   for (auto it = map.begin(); it != map.end(); ++it) {
     Entry e{"", it->first, it->second};
@@ -352,6 +364,10 @@ std::vector<Entry> Loader::Entries(const YAML::Node& map, const std::string& nou
       continue;
     }
     e.key = e.key_node.Scalar();
+    if (IsMergeKey(e.key_node)) {
+      merges.push_back(std::move(e));
+      continue;
+    }
     auto [seen, inserted] = first_line.emplace(e.key, e.key_node.Mark().line + 1);
     if (!inserted) {
       Error(Loc(e.key_node.Mark()), "duplicate " + noun + " " + Quote(e.key) +
@@ -361,7 +377,50 @@ std::vector<Entry> Loader::Entries(const YAML::Node& map, const std::string& nou
     }
     out.push_back(std::move(e));
   }
+  for (const Entry& merge : merges) AppendMerged(map, merge, noun, &out);
   return out;
+}
+
+// `<<: *defaults` or `<<: [*a, *b]`: the keys of those mappings that `map` does not set
+// itself, earlier mappings before later ones (YAML 1.1's merge key type). Merged values keep
+// their own marks, so their mistakes are reported where they are written.
+void Loader::AppendMerged(const YAML::Node& map, const Entry& merge, const std::string& noun,
+                          std::vector<Entry>* out) {
+  std::vector<YAML::Node> sources;
+  if (merge.value.IsMap()) sources.push_back(merge.value);
+  if (merge.value.IsSequence()) {
+    for (const YAML::Node& item : merge.value) sources.push_back(item);
+  }
+  const bool all_maps =
+      std::all_of(sources.begin(), sources.end(), [](const YAML::Node& n) { return n.IsMap(); });
+  if (sources.empty() || !all_maps) {
+    const YAML::Node& bad = merge.value.IsSequence() && !sources.empty()
+                                ? *std::find_if(sources.begin(), sources.end(),
+                                                [](const YAML::Node& n) { return !n.IsMap(); })
+                                : merge.value;
+    Error(Loc(Entry{merge.key, merge.key_node, bad}),
+          "'<<' (a YAML merge key) expects a mapping or a list of mappings, such as "
+          "<<: *defaults; got " +
+              std::string(KindName(bad)));
+    return;
+  }
+  for (const YAML::Node& source : sources) {
+    // An alias may name a mapping that contains it: `a: &x { <<: *x }`.
+    bool cycle = source.is(map) || std::any_of(merging_.begin(), merging_.end(),
+                                               [&](const YAML::Node& n) { return n.is(source); });
+    if (cycle) {
+      Error(Loc(merge.key_node.Mark()), "'<<' (a YAML merge key) merges a mapping into itself");
+      continue;
+    }
+    merging_.push_back(map);
+    std::vector<Entry> merged = Entries(source, noun);
+    merging_.pop_back();
+    for (Entry& e : merged) {
+      bool set =
+          std::any_of(out->begin(), out->end(), [&](const Entry& x) { return x.key == e.key; });
+      if (!set) out->push_back(std::move(e));
+    }
+  }
 }
 
 bool Loader::ExpectMap(const Entry& e, const std::string& subject, const std::string& expected) {
@@ -477,8 +536,9 @@ void Loader::LoadSettings(const Entry& e) {
     return;
   }
   const auto& specs = http ? HttpSpecs() : LogSpecs();
-  auto values = LoadOptions(Entries(e.value, "key"), specs, {"key", " in " + Quote(e.key)});
-  if (http) return LoadHttp(e, std::move(values));
+  std::vector<Entry> entries = Entries(e.value, "key");
+  auto values = LoadOptions(entries, specs, {"key", " in " + Quote(e.key)});
+  if (http) return LoadHttp(e, entries, std::move(values));
   if (values.count("format")) config().log_format = values["format"];
   if (values.count("level")) config().log_level = values["level"];
   if (values.count("progress_interval")) {
@@ -486,8 +546,13 @@ void Loader::LoadSettings(const Entry& e) {
   }
 }
 
-void Loader::LoadHttp(const Entry& e, std::map<std::string, std::string> values) {
+void Loader::LoadHttp(const Entry& e, const std::vector<Entry>& entries,
+                      std::map<std::string, std::string> values) {
   Options options(values);
+  auto listen_entry = std::find_if(entries.begin(), entries.end(),
+                                   [](const Entry& x) { return x.key == "listen"; });
+  const SourceLocation listen_at =
+      listen_entry == entries.end() ? Loc(e.key_node.Mark()) : Loc(*listen_entry);
   if (values.count("token")) config().http_token = values["token"];
   if (values.count("wedged_after")) config().wedged_after = options.Duration("wedged_after");
   if (values.count("listen")) {
@@ -496,17 +561,15 @@ void Loader::LoadHttp(const Entry& e, std::map<std::string, std::string> values)
     std::optional<int64_t> port =
         colon == std::string::npos ? std::nullopt : ToInt(listen.substr(colon + 1));
     if (!port || *port < 0 || *port > 65535 || colon == 0) {
-      Error(Loc(e.value["listen"].Mark()),
-            "'listen' expects HOST:PORT such as 127.0.0.1:8080, got " + Quote(listen));
+      Error(listen_at, "'listen' expects HOST:PORT such as 127.0.0.1:8080, got " + Quote(listen));
       return;
     }
     config().http_listen = listen;
   }
   if (!IsLoopbackListen(config().http_listen) && config().http_token.empty()) {
-    Error(Loc(e.value["listen"] ? e.value["listen"].Mark() : e.key_node.Mark()),
-          "'listen' " + Quote(config().http_listen) +
-              " is not a loopback address: set 'token' in 'http' (for example "
-              "token: ${SLUICE_HTTP_TOKEN}) so that /status and /metrics need it");
+    Error(listen_at, "'listen' " + Quote(config().http_listen) +
+                         " is not a loopback address: set 'token' in 'http' (for example "
+                         "token: ${SLUICE_HTTP_TOKEN}) so that /status and /metrics need it");
   }
 }
 

@@ -538,4 +538,62 @@ TEST_CASE("Config: YAML nested too deeply names the line of the nesting", "[unit
   }
 }
 
+TEST_CASE("Config: YAML merge keys are resolved", "[unit][config]") {
+  const std::string sources = R"(sources:
+  shop: &pg
+    type: postgres
+    dsn: "host=db"
+    slot: s1
+  other:
+    <<: *pg
+    slot: s2
+  third:
+    <<: [{slot: s3, batch: 7}, *pg]
+sinks:
+  out: { type: stdout }
+pipelines:
+  p: shop.a.b | out
+)";
+  SECTION("explicit keys win, earlier mappings in a list win over later ones") {
+    LoadResult r = Load(sources);
+    INFO(AllErrors(r));
+    REQUIRE(r.ok());
+    const PluginConfig* other = r.config.FindSource("other");
+    REQUIRE(other != nullptr);
+    CHECK(other->type == "postgres");
+    CHECK(other->options == std::map<std::string, std::string>{{"dsn", "host=db"}, {"slot", "s2"}});
+    const PluginConfig* third = r.config.FindSource("third");
+    REQUIRE(third != nullptr);
+    CHECK(third->type == "postgres");
+    CHECK(third->options ==
+          std::map<std::string, std::string>{{"dsn", "host=db"}, {"slot", "s3"}, {"batch", "7"}});
+  }
+  SECTION("merged values are located where they are written") {
+    LoadResult r = Load(Replace(sources, "slot: s1", "batch: many"));
+    REQUIRE(r.errors.size() == 2);  // shop's own, then other's via the merge
+    for (const Diagnostic& d : r.errors) {
+      CHECK(d.message == "option 'batch' expects an integer, got 'many'");
+      CHECK(d.where.line == 5);
+    }
+  }
+  SECTION("a merge of something else than mappings is refused at its line") {
+    LoadResult r = Load(Replace(sources, "<<: *pg", "<<: 5"));
+    REQUIRE(r.errors.size() >= 1);
+    CHECK(r.errors[0].where.line == 7);
+    CHECK_THAT(r.errors[0].message,
+               Catch::StartsWith("'<<' (a YAML merge key) expects a mapping or a list of "
+                                 "mappings, such as <<: *defaults; got a single value"));
+  }
+  SECTION("a quoted '<<' is an ordinary key") {
+    LoadResult r = Load(Replace(sources, "<<: *pg", "\"<<\": x\n    type: postgres\n    dsn: y"));
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0].message, Catch::StartsWith("unknown option '<<'"));
+  }
+  SECTION("a mapping that merges itself does not loop") {
+    LoadResult r = Load(Replace(sources, "  other:\n    <<: *pg", "  other: &o\n    <<: *o"));
+    REQUIRE_NOTHROW(r.errors.size());
+    CHECK_FALSE(r.ok());
+  }
+}
+
 }  // namespace sluice
