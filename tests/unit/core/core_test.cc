@@ -1,7 +1,9 @@
 // Core vocabulary: Lsn, positions, JSON rendering of changes, redaction, options.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "core/change_json.h"
 #include "core/json_writer.h"
@@ -183,6 +185,48 @@ TEST_CASE("Redact: passwords in conninfo and URLs never reach logs", "[unit][cor
         "postgres://app:***@db/shop?sslmode=require");
   CHECK(Redact("https://es:9200/_bulk") == "https://es:9200/_bulk");
   CHECK(Redact("no secrets here") == "no secrets here");
+  CHECK(Redact("host=db password = s3cr3t user=u") == "host=db password = *** user=u");
+  CHECK(Redact("password=Back\\ Slash host=db") == "password=*** host=db");
+  CHECK(Redact("password='a b\\'c' host=db") == "password=*** host=db");
+  CHECK(Redact("sslpassword=k3y ssl_key_password=x2 PASSWORD=y3") ==
+        "sslpassword=*** ssl_key_password=*** PASSWORD=***");
+  CHECK(Redact("https://es/_bulk?token=t0k&x=1#a") == "https://es/_bulk?token=***&x=1#a");
+  CHECK(Redact("redis://:pa@ss@cache:6379/0") == "redis://:***@cache:6379/0");
+  CHECK(Redact("passwords=1 tokenizer=2 my_token_type=3") ==
+        "passwords=1 tokenizer=2 my_token_type=3");
+  CHECK(Redact("password authentication failed") == "password authentication failed");
+  CHECK(Redact("password='never closed host=db") == "password=***");
+}
+
+TEST_CASE("Redact: known secrets are hidden wherever they occur", "[unit][core]") {
+  AddSecret("k7-short");
+  AddSecret("k7-short-and-longer");
+  AddSecret("k7");  // below kMinSecretLength: ignored
+  AddSecret("");
+  CHECK(Redact("a k7-short-and-longer b k7-short c k7 d") == "a *** b *** c k7 d");
+  CHECK(Redact("{\"pw\":\"k7-shortk7-short\"}") == "{\"pw\":\"******\"}");
+  // Concurrent adds and redactions (log lines from many threads while a config loads).
+  std::vector<std::thread> threads;
+  std::atomic<int> leaks{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &leaks] {
+      for (int i = 0; i < 200; ++i) {
+        std::string secret = "k7-thread-" + std::to_string(t) + "-" + std::to_string(i) + "!";
+        AddSecret(secret);
+        if (Redact("x " + secret + " y") != "x *** y") ++leaks;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(leaks == 0);
+}
+
+TEST_CASE("UrlPasswords: the user info's password, as written and decoded", "[unit][core]") {
+  CHECK(UrlPasswords("redis://u:p%40ss@h:6379/0") == std::vector<std::string>{"p%40ss", "p@ss"});
+  CHECK(UrlPasswords("https://elastic:plain@es:9200") == std::vector<std::string>{"plain"});
+  CHECK(UrlPasswords("redis://h:6379/0").empty());
+  CHECK(UrlPasswords("redis://user@h").empty());
+  CHECK(UrlPasswords("redis://u:@h").empty());
 }
 
 TEST_CASE("Options: typed values validated, defaults filled", "[unit][core]") {
