@@ -175,16 +175,32 @@ void AddSecret(std::string_view secret) {
 
 std::string Redact(std::string_view text) { return RedactPatterns(Secrets().Replace(text)); }
 
-std::vector<std::string> UrlPasswords(std::string_view url) {
-  size_t scheme = url.find("://");
-  size_t value = 0;
-  size_t end = 0;
-  if (scheme == std::string_view::npos || !UrlPasswordAt(url, scheme, &value, &end)) return {};
-  std::string_view raw = url.substr(value, end - value);
-  if (raw.empty()) return {};
-  std::string decoded = PercentDecode(raw);
-  if (decoded == raw) return {std::string(raw)};
-  return {std::string(raw), decoded};
+std::vector<std::string> WrittenSecrets(std::string_view text) {
+  std::vector<std::string> out;
+  auto add = [&](std::string value) {
+    if (!value.empty() && std::find(out.begin(), out.end(), value) == out.end()) {
+      out.push_back(std::move(value));
+    }
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    size_t value = 0;
+    size_t end = 0;
+    if (SecretValueAt(text, i, &value, &end)) {
+      bool quoted = end - value >= 2 && text[value] == '\'' && text[end - 1] == '\'';
+      add(std::string(quoted ? text.substr(value + 1, end - value - 2)
+                             : text.substr(value, end - value)));
+    } else if (UrlPasswordAt(text, i, &value, &end)) {
+      std::string_view raw = text.substr(value, end - value);
+      add(std::string(raw));
+      add(PercentDecode(raw));
+    } else {
+      continue;
+    }
+    i = std::max(i, end - 1);
+  }
+  return out;
 }
+
+Result<std::vector<std::string>> UrlSecrets(const std::string& url) { return WrittenSecrets(url); }
 
 }  // namespace sluice

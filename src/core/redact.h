@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/status.h"
+
 namespace sluice {
 
 // Secrets shorter than this are not registered: replacing every "ab" in every message would
@@ -33,8 +35,12 @@ void AddSecret(std::string_view secret);
 //    blank.
 std::string Redact(std::string_view text);
 
-// The password of a URL's user info (`scheme://user:password@host...`), as written and
-// %-decoded; empty when it has none. For plugins' secret hooks (OptionSpec::secrets).
-std::vector<std::string> UrlPasswords(std::string_view url);
+// The values the textual rules of Redact hide in `text`, as written (a quoted value without
+// its quotes), and a URL password also %-decoded. For plugins' OptionSpec::secrets: what
+// a value shows of its secrets wherever it is printed.
+std::vector<std::string> WrittenSecrets(std::string_view text);
+
+// OptionSpec::secrets for an option holding a URL: WrittenSecrets, never an error.
+Result<std::vector<std::string>> UrlSecrets(const std::string& url);
 
 }  // namespace sluice

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/printable.h"
+#include "core/redact.h"
 #include "runtime/interpolate.h"
 #include "runtime/pipe_parser.h"
 
@@ -310,6 +311,7 @@ class Loader {
                                                  const std::vector<OptionSpec>& specs,
                                                  const OptionOwner& owner);
   bool ExpectMap(const Entry& e, const std::string& subject, const std::string& expected);
+  Status RememberSecrets(const OptionSpec& spec, const std::string& value, SourceLocation where);
 
   void LoadRoot(const YAML::Node& root);
   void LoadSettings(const Entry& e);
@@ -423,6 +425,25 @@ void Loader::AppendMerged(const YAML::Node& map, const Entry& merge, const std::
   }
 }
 
+// Tells Redact (core/redact.h) what of `value` is secret, so no message shows it: the whole
+// value of a kSecret option, or what its plugin's `secrets` hook names. A value the hook
+// refuses is a config error, and hidden whole.
+Status Loader::RememberSecrets(const OptionSpec& spec, const std::string& value,
+                               SourceLocation where) {
+  if (spec.secrets == nullptr) {
+    if (spec.type == OptionType::kSecret) AddSecret(value);
+    return Status::Ok();
+  }
+  Result<std::vector<std::string>> parts = spec.secrets(value);
+  if (!parts.ok()) {
+    AddSecret(value);
+    Error(std::move(where), "option " + Quote(spec.name) + " is " + parts.status().message());
+    return parts.status();
+  }
+  for (const std::string& part : *parts) AddSecret(part);
+  return Status::Ok();
+}
+
 bool Loader::ExpectMap(const Entry& e, const std::string& subject, const std::string& expected) {
   if (e.value.IsMap()) return true;
   Error(Loc(e), subject + " must be " + expected + ", got " + KindName(e.value));
@@ -460,6 +481,7 @@ std::optional<std::string> Loader::OptionValue(const Entry& e, const OptionSpec&
       if (owner.noun != "option" && message.rfind("option ", 0) == 0) message.erase(0, 7);
       Error(text->At(0), message);
     }
+    if (status.ok()) status = RememberSecrets(spec, text->value, text->At(0));
     return status.ok() ? std::optional(text->value) : std::nullopt;
   }
   std::string joined;
@@ -855,6 +877,8 @@ void Loader::ResolveSink(const SinkRefSyntax& syntax, const Text& text, Pipeline
                                                 " for sink type " + Quote(sink->type)));
     } else if (Status status = ValidateOption(*spec, option.value); !status.ok()) {
       Error(text.At(option.value_offset), status.message());
+    } else {
+      (void)RememberSecrets(*spec, option.value, text.At(option.value_offset));
     }
   }
   for (const OptionSpec& spec : plugin->options) {

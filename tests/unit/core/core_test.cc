@@ -221,12 +221,17 @@ TEST_CASE("Redact: known secrets are hidden wherever they occur", "[unit][core]"
   CHECK(leaks == 0);
 }
 
-TEST_CASE("UrlPasswords: the user info's password, as written and decoded", "[unit][core]") {
-  CHECK(UrlPasswords("redis://u:p%40ss@h:6379/0") == std::vector<std::string>{"p%40ss", "p@ss"});
-  CHECK(UrlPasswords("https://elastic:plain@es:9200") == std::vector<std::string>{"plain"});
-  CHECK(UrlPasswords("redis://h:6379/0").empty());
-  CHECK(UrlPasswords("redis://user@h").empty());
-  CHECK(UrlPasswords("redis://u:@h").empty());
+TEST_CASE("WrittenSecrets: what Redact's rules hide, as written and decoded", "[unit][core]") {
+  using V = std::vector<std::string>;
+  CHECK(WrittenSecrets("redis://u:p%40ss@h:6379/0") == V{"p%40ss", "p@ss"});
+  CHECK(WrittenSecrets("https://elastic:plain@es:9200") == V{"plain"});
+  CHECK(WrittenSecrets("host=db password = 'a b\\'c' user=u") == V{"a b\\'c"});
+  CHECK(WrittenSecrets("password=Back\\ Slash sslpassword=k3y") == V{"Back\\ Slash", "k3y"});
+  CHECK(WrittenSecrets("postgresql://u:pw@db/x?password=q%26") == V{"pw", "q%26"});
+  CHECK(WrittenSecrets("redis://h:6379/0").empty());
+  CHECK(WrittenSecrets("redis://user@h").empty());
+  CHECK(WrittenSecrets("redis://u:@h").empty());
+  CHECK(UrlSecrets("https://u:x%2Fy@es").value() == V{"x%2Fy", "x/y"});
 }
 
 TEST_CASE("Options: typed values validated, defaults filled", "[unit][core]") {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "core/redact.h"
+
 namespace sluice {
 namespace {
 
@@ -593,6 +595,56 @@ pipelines:
     LoadResult r = Load(Replace(sources, "  other:\n    <<: *pg", "  other: &o\n    <<: *o"));
     REQUIRE_NOTHROW(r.errors.size());
     CHECK_FALSE(r.ok());
+  }
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+TEST_CASE("Config: secret values are known to Redact once loaded", "[unit][config]") {
+  auto no_source = [](const SourceContext&) -> Result<std::unique_ptr<Source>> {
+    return Status::Internal("fake");
+  };
+  auto no_sink = [](const SinkContext&) -> Result<std::unique_ptr<Sink>> {
+    return Status::Internal("fake");
+  };
+  OptionSpec url = Opt("url", OptionType::kString);
+  url.secrets = [](const std::string& value) -> Result<std::vector<std::string>> {
+    if (value == "refused-91") return Status::InvalidArgument("not a test URL");
+    return std::vector<std::string>{"part-" + value};
+  };
+  Registry registry;
+  registry.AddSource({"db", "fake", {Opt("dsn", OptionType::kSecret)}, no_source});
+  registry.AddSink({"vault", "fake", {Opt("password", OptionType::kSecret), url}, no_sink});
+  const std::string yaml = R"(http: { token: "token-91" }
+sources:
+  s: { type: db, dsn: "dsn ${PW}" }
+sinks:
+  v: { type: vault, password: "pw-91", url: u-91 }
+pipelines:
+  p: s.a.b | v url=pipe-91 password=pipe-pw-91
+  q:
+    from: s.a.b
+    to: v
+)";
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "PW") return "from-env-91";
+    return std::nullopt;
+  };
+  LoadResult r = LoadConfigString(yaml, "test.yaml", registry, env);
+  INFO(AllErrors(r));
+  REQUIRE(r.ok());
+  // Whole kSecret values (interpolated), and only the parts a hook names of other values.
+  CHECK(Redact("token-91 | dsn from-env-91 | pw-91 | u-91 part-u-91 | part-pipe-91 | pipe-pw-91") ==
+        "*** | *** | *** | u-91 *** | *** | ***");
+
+  SECTION("a value its hook refuses is a config error at the value, and hidden") {
+    LoadResult bad =
+        LoadConfigString(Replace(yaml, "url: u-91", "url: refused-91"), "test.yaml", registry, env);
+    REQUIRE(bad.errors.size() == 1);
+    CHECK(bad.errors[0].ToString() == "test.yaml:5:45: option 'url' is not a test URL");
+    CHECK(Redact("x refused-91 y") == "x *** y");
   }
 }
 
