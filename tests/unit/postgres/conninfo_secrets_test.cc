@@ -1,5 +1,6 @@
 // libpq as the oracle for every connection string form PQconninfoParse accepts: Redact
-// hides exactly its passwords and keeps the rest a valid, equal connection string.
+// hides exactly its passwords and keeps the rest a valid, equal connection string;
+// ConninfoSecrets names those passwords; DescribeConninfo prints all but them.
 #include <libpq-fe.h>
 
 #include <catch2/catch.hpp>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/postgres/conninfo.h"
 #include "core/redact.h"
 
 namespace sluice::pg {
@@ -96,6 +98,73 @@ TEST_CASE("Redact: every conninfo form libpq accepts keeps its parse, passwords 
       }
     }
   }
+}
+
+TEST_CASE("ConninfoSecrets: the passwords libpq reads, decoded and as written", "[unit][redact]") {
+  for (const std::string& dsn : kForms) {
+    INFO("dsn: " << dsn);
+    std::vector<std::string> secret;
+    std::optional<Conninfo> original = Parse(dsn, &secret);
+    REQUIRE(original.has_value());
+    auto parts = ConninfoSecrets(dsn);
+    REQUIRE(parts.ok());
+    for (const std::string& key : secret) {
+      auto it = original->find(key);
+      if (it == original->end() || it->second.empty()) continue;
+      CHECK(std::find(parts->begin(), parts->end(), it->second) != parts->end());
+    }
+    // Each part the DSN shows as written is one too: hidden even out of its key=value.
+    for (const std::string& written : WrittenSecrets(dsn)) {
+      CHECK(std::find(parts->begin(), parts->end(), written) != parts->end());
+    }
+    CHECK(std::find(parts->begin(), parts->end(), dsn) == parts->end());  // hosts stay visible
+  }
+  CHECK(ConninfoSecrets("host=db user=u").value().empty());
+}
+
+TEST_CASE("ConninfoSecrets: what libpq refuses is an error that quotes none of it",
+          "[unit][redact]") {
+  const std::pair<std::string, std::string> refused[] = {
+      {"host=db password=my pass phrase", "pass"},
+      {"host=db password='never closed", "never"},
+      {"host=db password=a b=c", "b"},
+      {"postgresql://u:p%zzw@db/shop", "p%zzw"},
+      {"postgresql://u:pw@[::1/shop", "u:pw"},
+  };
+  for (const auto& [dsn, fragment] : refused) {
+    INFO("dsn: " << dsn);
+    REQUIRE_FALSE(Parse(dsn).has_value());
+    auto parts = ConninfoSecrets(dsn);
+    REQUIRE_FALSE(parts.ok());
+    INFO(parts.status().message());
+    CHECK(parts.status().code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(parts.status().message(),
+               Catch::StartsWith("not a libpq connection string or URI: "));
+    CHECK(parts.status().message().find("\"" + fragment) == std::string::npos);
+  }
+  CHECK_THAT(ConninfoSecrets("host=db pasword=x").status().message(),
+             Catch::Contains("invalid connection option \"...\""));
+  CHECK_THAT(ConninfoSecrets("host=db oops").status().message(),
+             Catch::Contains("missing \"=\" after \"...\""));
+}
+
+TEST_CASE("DescribeConninfo: everything libpq reads but the passwords", "[unit][redact]") {
+  for (const std::string& dsn : kForms) {
+    INFO("dsn: " << dsn);
+    std::vector<std::string> secret;
+    std::optional<Conninfo> original = Parse(dsn, &secret);
+    REQUIRE(original.has_value());
+    const std::string described = DescribeConninfo(dsn);
+    INFO("described: " << described);
+    std::optional<Conninfo> after = Parse(described == "libpq defaults" ? "" : described);
+    REQUIRE(after.has_value());
+    for (const std::string& key : secret) original->erase(key);
+    CHECK(*after == *original);
+  }
+  CHECK(DescribeConninfo("host=db port=5432 dbname='my db' user=o\\'k") ==
+        "user='o\\'k' dbname='my db' host=db port=5432");  // libpq's order
+  CHECK(DescribeConninfo("") == "libpq defaults");
+  CHECK(DescribeConninfo("host=db oops") == "an invalid connection string");
 }
 
 }  // namespace sluice::pg
