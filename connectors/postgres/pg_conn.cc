@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "connectors/postgres/conninfo.h"
 #include "connectors/postgres/type_map.h"
 #include "core/redact.h"
 
@@ -73,7 +74,8 @@ Result<PgConn> PgConn::Connect(const std::string& dsn, bool replication) {
           "cannot open a replication connection: " + Redact(msg) +
           " (the role needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION)");
     }
-    std::string text = "cannot connect to PostgreSQL (" + Redact(dsn) + "): " + Redact(msg);
+    std::string text =
+        "cannot connect to PostgreSQL (" + DescribeConninfo(dsn) + "): " + Redact(msg);
     return auth ? Status::InvalidArgument(text) : Status::Unavailable(text);
   }
   return conn;

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "connectors/postgres/conninfo.h"
 #include "connectors/postgres/slot.h"
 #include "core/backoff.h"
 #include "core/state_store.h"
@@ -359,8 +360,13 @@ void RegisterPostgresSource(Registry& registry) {
   p.type = "postgres";
   p.description = "PostgreSQL: consistent snapshot, then logical replication (pgoutput)";
   p.options = {
-      {"dsn", OptionType::kSecret, "", true,
-       "libpq connection string or URI; the role needs REPLICATION and SELECT on the tables"},
+      {"dsn",
+       OptionType::kSecret,
+       "",
+       true,
+       "libpq connection string or URI; the role needs REPLICATION and SELECT on the tables",
+       {},
+       ConninfoSecrets},  // its password as libpq reads it: hidden in every message
       {"slot", OptionType::kString, "", false,
        "Logical replication slot (default sluice_<pipeline>); created if missing"},
       {"publication", OptionType::kString, "", false,

@@ -4,12 +4,19 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/redact.h"
+
 namespace sluice::es {
 
 std::vector<OptionSpec> EsOptionSpecs() {
   return {
-      {"url", OptionType::kString, "http://127.0.0.1:9200", false,
-       "Cluster URL (http:// or https://), e.g. https://es.internal:9200"},
+      {"url",
+       OptionType::kString,
+       "http://127.0.0.1:9200",
+       false,
+       "Cluster URL (http:// or https://), e.g. https://es.internal:9200",
+       {},
+       UrlSecrets},  // a password in its user info is hidden in every message
       {"index", OptionType::kString, "", false,
        "Index name template: {target}, {source}, {schema}, {table}; default the pipe target, "
        "else {table}. Lower-cased."},

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "core/redact.h"
 #include "sinks/redis/redis_script.h"
 
 namespace sluice::redis {
@@ -371,10 +372,28 @@ Result<std::unique_ptr<Sink>> CreateRedisSink(const SinkContext& ctx) {
                                                            ctx.metrics));
 }
 
+// OptionSpec::secrets of `url`: what Redact's URL rule sees, and the password as Redis gets
+// it, which includes `redis://secret@host` (a password alone, no user).
+Result<std::vector<std::string>> RedisUrlSecrets(const std::string& url) {
+  std::vector<std::string> out = WrittenSecrets(url);
+  auto parsed = RedisUrl::Parse(url);
+  if (parsed.ok() && !parsed->password.empty()) {
+    size_t start = url.find("://") + 3;
+    out.push_back(url.substr(start, url.rfind('@') - start));  // as written: "[user:]secret"
+    out.push_back(parsed->password);
+  }
+  return out;  // an invalid URL is reported when the sink is built
+}
+
 std::vector<OptionSpec> RedisOptions() {
   return {
-      {"url", OptionType::kString, "redis://127.0.0.1:6379/0", false,
-       "redis://[user:password@]host:port/db (put the password in ${ENV})"},
+      {"url",
+       OptionType::kString,
+       "redis://127.0.0.1:6379/0",
+       false,
+       "redis://[user:password@]host:port/db (put the password in ${ENV})",
+       {},
+       RedisUrlSecrets},
       {"key", OptionType::kString, "", false,
        "Key template: {column}, {schema}, {table}; default {table}:{key columns joined by :}"},
       {"format",

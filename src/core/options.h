@@ -27,6 +27,11 @@ enum class OptionType {
 
 const char* OptionTypeName(OptionType type);
 
+// The parts of an option's value that must never be printed, which the config loader adds
+// to Redact's set of known secrets (core/redact.h): a DSN's password as libpq decodes it, the
+// password in a URL. An error makes the config invalid; its message must not quote `value`.
+using SecretParts = Result<std::vector<std::string>> (*)(const std::string& value);
+
 struct OptionSpec {
   std::string name;
   OptionType type = OptionType::kString;
@@ -34,6 +39,8 @@ struct OptionSpec {
   bool required = false;
   std::string description;
   std::vector<std::string> choices;  // for kEnum
+  // Unset: a kSecret value is a secret as a whole, any other value holds none.
+  SecretParts secrets = nullptr;
 };
 
 // Checks `value` against `spec`; the message says what was expected.
@@ -66,7 +73,8 @@ class Options {
 };
 
 // Fills defaults for options missing from `given`. Does not validate.
-Options WithDefaults(const std::vector<OptionSpec>& specs, std::map<std::string, std::string> given);
+Options WithDefaults(const std::vector<OptionSpec>& specs,
+                     std::map<std::string, std::string> given);
 
 const OptionSpec* FindOption(const std::vector<OptionSpec>& specs, const std::string& name);
 

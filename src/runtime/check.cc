@@ -1,5 +1,6 @@
 #include "runtime/check.h"
 
+#include "core/redact.h"
 #include "runtime/daemon.h"
 #include "runtime/dead_letter_file.h"
 #include "runtime/transforms.h"
@@ -74,14 +75,14 @@ std::vector<std::string> CheckConnections(const Config& config, const Registry& 
   for (const PipelineConfig& pc : config.pipelines) {
     auto parts = BuildPipelineParts(config, pc, registry, &dead_letters);
     if (!parts.ok()) {
-      problems.push_back(Where(pc.where) + ": pipeline " + pc.name + ": " +
-                         parts.status().message());
+      problems.push_back(
+          Redact(Where(pc.where) + ": pipeline " + pc.name + ": " + parts.status().message()));
       continue;
     }
     Status s = parts->source->Check();
     if (!s.ok())
-      problems.push_back(Where(pc.where) + ": pipeline " + pc.name + ": source " + pc.source +
-                         ": " + s.message());
+      problems.push_back(Redact(Where(pc.where) + ": pipeline " + pc.name + ": source " +
+                                pc.source + ": " + s.message()));
     auto schema = s.ok() ? parts->source->Describe() : Result<std::vector<TableSchema>>(s);
     std::vector<TableSchema> carried;
     if (schema.ok()) carried = AfterTransforms(*schema, pc.transforms);
@@ -90,8 +91,8 @@ std::vector<std::string> CheckConnections(const Config& config, const Registry& 
       Status k = sink.sink->Check();
       if (k.ok() && schema.ok()) k = sink.sink->CheckSchema(carried);
       if (!k.ok()) {
-        problems.push_back(Where(pc.sinks[i].where) + ": pipeline " + pc.name + ": sink " +
-                           sink.name + ": " + k.message());
+        problems.push_back(Redact(Where(pc.sinks[i].where) + ": pipeline " + pc.name + ": sink " +
+                                  sink.name + ": " + k.message()));
       }
     }
   }

@@ -23,7 +23,7 @@ Status CheckSinkSchemas(const PipelineConfig& pipeline, Source& source,
                         std::vector<NamedSink>& sinks);
 
 // One line per problem found, each starting with the file:line:column of the pipeline (or of
-// its sink) and naming the part; empty when all is well.
+// its sink) and naming the part, redacted (core/redact.h); empty when all is well.
 std::vector<std::string> CheckConnections(const Config& config, const Registry& registry);
 
 }  // namespace sluice

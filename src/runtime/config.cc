@@ -1,5 +1,7 @@
 #include "runtime/config.h"
 
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -11,7 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
+#include "core/printable.h"
+#include "core/redact.h"
 #include "runtime/interpolate.h"
 #include "runtime/listen_address.h"
 #include "runtime/pipe_parser.h"
@@ -19,8 +24,9 @@
 namespace sluice {
 
 std::string Diagnostic::ToString() const {
-  if (where.line <= 0) return where.file + ": " + message;
-  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+  const std::string name = Printable(where.file);
+  if (where.line <= 0) return name + ": " + message;
+  return name + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
          message;
 }
 
@@ -48,11 +54,12 @@ EnvLookup ProcessEnv() {
 
 namespace {
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+// Every text of the file that a message quotes goes through Quote: see core/printable.h.
+std::string Quote(const std::string& s) { return QuotePrintable(s); }
 
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + Printable(item);
   return out.empty() ? "none" : out;
 }
 
@@ -232,6 +239,55 @@ struct OptionOwner {
   std::string owner;  // " for source type 'postgres'" or " in 'limits'"
 };
 
+// Where the deepest mapping or list of a text opens. yaml-cpp's DeepRecursion carries the
+// mark of its scanner, which has often read ahead to the end of the file; the events it
+// emitted before giving up say where the nesting went too deep.
+class NestingTracker : public YAML::EventHandler {
+ public:
+  // The mark of the deepest collection opened, or nullopt when `text` opens none.
+  static std::optional<YAML::Mark> DeepestOpening(const std::string& text) {
+    NestingTracker tracker;
+    std::istringstream in(text);
+    try {
+      YAML::Parser parser(in);
+      while (parser.HandleNextDocument(tracker)) {
+      }
+    } catch (const YAML::Exception&) {
+      // Expected: the text is the one that failed to load.
+    }
+    return tracker.deepest_mark_;
+  }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Open(mark);
+  }
+  void OnSequenceEnd() override { --depth_; }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Open(mark);
+  }
+  void OnMapEnd() override { --depth_; }
+
+ private:
+  void Open(const YAML::Mark& mark) {
+    if (++depth_ > deepest_) {
+      deepest_ = depth_;
+      deepest_mark_ = mark;
+    }
+  }
+
+  int depth_ = 0;
+  int deepest_ = 0;
+  std::optional<YAML::Mark> deepest_mark_;
+};
+
 // Walks one config text and fills a LoadResult. Lives for one load call.
 class Loader {
  public:
@@ -244,6 +300,11 @@ class Loader {
   LoadResult Run() && {
     try {
       LoadRoot(YAML::Load(std::string(text_)));
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp says only "bad file", at a mark that may be the end of the file.
+      Error(Loc(NestingTracker::DeepestOpening(std::string(text_)).value_or(e.mark)),
+            "YAML is nested too deeply (yaml-cpp stops after a few hundred levels of mappings "
+            "and lists); the deepest level it read opens here");
     } catch (const YAML::ParserException& e) {
       Error(Loc(e.mark), "YAML syntax error: " + e.msg);
     } catch (const YAML::Exception& e) {
@@ -262,11 +323,16 @@ class Loader {
   SourceLocation Loc(const Entry& e) const {
     return Loc(e.value.IsNull() ? e.key_node.Mark() : e.value.Mark());
   }
-  void Error(SourceLocation where, std::string message) {
-    result_.errors.push_back({std::move(where), std::move(message)});
+  // Printable() also catches file text that reached `message` without Quote (pipe parser,
+  // interpolation): one diagnostic is always one line.
+  void Error(SourceLocation where, const std::string& message) {
+    result_.errors.push_back({std::move(where), Printable(message)});
   }
 
+  // The keys of a mapping, in file order, followed by those its merge keys (`<<`) bring in.
   std::vector<Entry> Entries(const YAML::Node& map, const std::string& noun);
+  void AppendMerged(const YAML::Node& map, const Entry& merge, const std::string& noun,
+                    std::vector<Entry>* out);
   std::optional<Text> Scalar(const Entry& e, const std::string& subject);
   std::optional<std::string> OptionValue(const Entry& e, const OptionSpec& spec,
                                          const OptionOwner& owner);
@@ -274,12 +340,19 @@ class Loader {
                                                  const std::vector<OptionSpec>& specs,
                                                  const OptionOwner& owner);
   bool ExpectMap(const Entry& e, const std::string& subject, const std::string& expected);
+  Status RememberSecrets(const OptionSpec& spec, const std::string& value, SourceLocation where);
 
   void LoadRoot(const YAML::Node& root);
   void LoadSettings(const Entry& e);
-  void LoadHttp(const Entry& e, std::map<std::string, std::string> values);
-  void LoadHttpLimits(const Entry& e, const std::map<std::string, std::string>& values);
+  void LoadHttp(const Entry& e, const std::vector<Entry>& entries,
+                std::map<std::string, std::string> values);
+  void LoadHttpLimits(const Entry& e, const std::vector<Entry>& entries,
+                      const std::map<std::string, std::string>& values);
   void CheckListenLoopback(const SourceLocation& where);
+  // Where key `key` of a mapping's `entries` was written (it may come from a merge key), or
+  // the mapping's own key.
+  SourceLocation EntryAt(const Entry& e, const std::vector<Entry>& entries,
+                         const std::string& key);
   void LoadReadiness(const Entry& e, ReadinessPolicy* policy);
   void LoadShutdownTimeout(const Entry& e);
   void LoadLimits(const Entry& e);
@@ -309,10 +382,18 @@ class Loader {
   // Every declared name, even of entries with errors, so pipelines do not pile on.
   std::vector<std::string> source_names_;
   std::vector<std::string> sink_names_;
+  // The mappings whose merge keys are being resolved, outermost first: a cycle stops there.
+  std::vector<YAML::Node> merging_;
 };
+
+// A YAML 1.1 merge key: a plain `<<` (a quoted "<<" is an ordinary key) or one tagged !!merge.
+bool IsMergeKey(const YAML::Node& key) {
+  return (key.Scalar() == "<<" && key.Tag() == "?") || key.Tag() == "tag:yaml.org,2002:merge";
+}
 
 std::vector<Entry> Loader::Entries(const YAML::Node& map, const std::string& noun) {
   std::vector<Entry> out;
+  std::vector<Entry> merges;
   std::map<std::string, int> first_line;
   for (auto it = map.begin(); it != map.end(); ++it) {
     Entry e{"", it->first, it->second};
@@ -321,6 +402,10 @@ std::vector<Entry> Loader::Entries(const YAML::Node& map, const std::string& nou
       continue;
     }
     e.key = e.key_node.Scalar();
+    if (IsMergeKey(e.key_node)) {
+      merges.push_back(std::move(e));
+      continue;
+    }
     auto [seen, inserted] = first_line.emplace(e.key, e.key_node.Mark().line + 1);
     if (!inserted) {
       Error(Loc(e.key_node.Mark()), "duplicate " + noun + " " + Quote(e.key) +
@@ -330,7 +415,69 @@ std::vector<Entry> Loader::Entries(const YAML::Node& map, const std::string& nou
     }
     out.push_back(std::move(e));
   }
+  for (const Entry& merge : merges) AppendMerged(map, merge, noun, &out);
   return out;
+}
+
+// `<<: *defaults` or `<<: [*a, *b]`: the keys of those mappings that `map` does not set
+// itself, earlier mappings before later ones (YAML 1.1's merge key type). Merged values keep
+// their own marks, so their mistakes are reported where they are written.
+void Loader::AppendMerged(const YAML::Node& map, const Entry& merge, const std::string& noun,
+                          std::vector<Entry>* out) {
+  std::vector<YAML::Node> sources;
+  if (merge.value.IsMap()) sources.push_back(merge.value);
+  if (merge.value.IsSequence()) {
+    for (const YAML::Node& item : merge.value) sources.push_back(item);
+  }
+  const bool all_maps =
+      std::all_of(sources.begin(), sources.end(), [](const YAML::Node& n) { return n.IsMap(); });
+  if (sources.empty() || !all_maps) {
+    const YAML::Node& bad = merge.value.IsSequence() && !sources.empty()
+                                ? *std::find_if(sources.begin(), sources.end(),
+                                                [](const YAML::Node& n) { return !n.IsMap(); })
+                                : merge.value;
+    Error(Loc(Entry{merge.key, merge.key_node, bad}),
+          "'<<' (a YAML merge key) expects a mapping or a list of mappings, such as "
+          "<<: *defaults; got " +
+              std::string(KindName(bad)));
+    return;
+  }
+  for (const YAML::Node& source : sources) {
+    // An alias may name a mapping that contains it: `a: &x { <<: *x }`.
+    bool cycle = source.is(map) || std::any_of(merging_.begin(), merging_.end(),
+                                               [&](const YAML::Node& n) { return n.is(source); });
+    if (cycle) {
+      Error(Loc(merge.key_node.Mark()), "'<<' (a YAML merge key) merges a mapping into itself");
+      continue;
+    }
+    merging_.push_back(map);
+    std::vector<Entry> merged = Entries(source, noun);
+    merging_.pop_back();
+    for (Entry& e : merged) {
+      bool set =
+          std::any_of(out->begin(), out->end(), [&](const Entry& x) { return x.key == e.key; });
+      if (!set) out->push_back(std::move(e));
+    }
+  }
+}
+
+// Tells Redact (core/redact.h) what of `value` is secret, so no message shows it: the whole
+// value of a kSecret option, or what its plugin's `secrets` hook names. A value the hook
+// refuses is a config error, and hidden whole.
+Status Loader::RememberSecrets(const OptionSpec& spec, const std::string& value,
+                               SourceLocation where) {
+  if (spec.secrets == nullptr) {
+    if (spec.type == OptionType::kSecret) AddSecret(value);
+    return Status::Ok();
+  }
+  Result<std::vector<std::string>> parts = spec.secrets(value);
+  if (!parts.ok()) {
+    AddSecret(value);
+    Error(std::move(where), "option " + Quote(spec.name) + " is " + parts.status().message());
+    return parts.status();
+  }
+  for (const std::string& part : *parts) AddSecret(part);
+  return Status::Ok();
 }
 
 bool Loader::ExpectMap(const Entry& e, const std::string& subject, const std::string& expected) {
@@ -370,6 +517,7 @@ std::optional<std::string> Loader::OptionValue(const Entry& e, const OptionSpec&
       if (owner.noun != "option" && message.rfind("option ", 0) == 0) message.erase(0, 7);
       Error(text->At(0), message);
     }
+    if (status.ok()) status = RememberSecrets(spec, text->value, text->At(0));
     return status.ok() ? std::optional(text->value) : std::nullopt;
   }
   std::string joined;
@@ -446,8 +594,9 @@ void Loader::LoadSettings(const Entry& e) {
     return;
   }
   const auto& specs = http ? HttpSpecs() : LogSpecs();
-  auto values = LoadOptions(Entries(e.value, "key"), specs, {"key", " in " + Quote(e.key)});
-  if (http) return LoadHttp(e, std::move(values));
+  std::vector<Entry> entries = Entries(e.value, "key");
+  auto values = LoadOptions(entries, specs, {"key", " in " + Quote(e.key)});
+  if (http) return LoadHttp(e, entries, std::move(values));
   if (values.count("format")) config().log_format = values["format"];
   if (values.count("level")) config().log_level = values["level"];
   if (values.count("progress_interval")) {
@@ -455,21 +604,30 @@ void Loader::LoadSettings(const Entry& e) {
   }
 }
 
-void Loader::LoadHttp(const Entry& e, std::map<std::string, std::string> values) {
+void Loader::LoadHttp(const Entry& e, const std::vector<Entry>& entries,
+                      std::map<std::string, std::string> values) {
   Options options(values);
+  const SourceLocation listen_at = EntryAt(e, entries, "listen");
   if (values.count("token")) config().http_token = values["token"];
   if (values.count("wedged_after")) config().wedged_after = options.Duration("wedged_after");
-  LoadHttpLimits(e, values);
-  const YAML::Node listen_node = e.value["listen"];
+  LoadHttpLimits(e, entries, values);
   if (values.count("listen")) {
     Result<ListenSpec> spec = ParseListen(values["listen"]);
-    if (!spec.ok()) return Error(Loc(listen_node.Mark()), spec.status().message());
+    if (!spec.ok()) return Error(listen_at, spec.status().message());
     config().http_listen = values["listen"];
   }
-  CheckListenLoopback(listen_node ? Loc(listen_node.Mark()) : Loc(e.key_node.Mark()));
+  CheckListenLoopback(listen_at);
 }
 
-void Loader::LoadHttpLimits(const Entry& e, const std::map<std::string, std::string>& values) {
+SourceLocation Loader::EntryAt(const Entry& e, const std::vector<Entry>& entries,
+                               const std::string& key) {
+  auto it = std::find_if(entries.begin(), entries.end(),
+                         [&](const Entry& x) { return x.key == key; });
+  return it == entries.end() ? Loc(e.key_node.Mark()) : Loc(*it);
+}
+
+void Loader::LoadHttpLimits(const Entry& e, const std::vector<Entry>& entries,
+                            const std::map<std::string, std::string>& values) {
   for (const Bounded& b : HttpLimitSpecs()) {
     auto it = values.find(b.spec.name);
     if (it == values.end()) continue;
@@ -480,8 +638,9 @@ void Loader::LoadHttpLimits(const Entry& e, const std::map<std::string, std::str
       std::string range = duration
                               ? std::to_string(b.min) + "ms and " + std::to_string(b.max) + "ms"
                               : std::to_string(b.min) + " and " + std::to_string(b.max);
-      Error(Loc(e.value[b.spec.name].Mark()), Quote(b.spec.name) + " in 'http' must be between " +
-                                                  range + ", got " + Quote(it->second));
+      Error(EntryAt(e, entries, b.spec.name),
+            Quote(b.spec.name) + " in 'http' must be between " + range + ", got " +
+                Quote(it->second));
       continue;
     }
     HttpServerLimits& limits = config().http_limits;
@@ -795,6 +954,8 @@ void Loader::ResolveSink(const SinkRefSyntax& syntax, const Text& text, Pipeline
                                                 " for sink type " + Quote(sink->type)));
     } else if (Status status = ValidateOption(*spec, option.value); !status.ok()) {
       Error(text.At(option.value_offset), status.message());
+    } else {
+      (void)RememberSecrets(*spec, option.value, text.At(option.value_offset));
     }
   }
   for (const OptionSpec& spec : plugin->options) {

@@ -5,6 +5,8 @@
 #include <optional>
 #include <utility>
 
+#include "core/printable.h"
+
 namespace sluice {
 
 const char* CompareOpName(CompareOp op) {
@@ -48,7 +50,7 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string Quote(std::string_view s) { return QuotePrintable(s); }
 
 // Parses one stage, [pos, end) of the full text, so every offset is into the full text.
 // Each Parse* method records at most one error and returns false on it.

@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "core/redact.h"
 #include "core/verify.h"
 #include "runtime/check.h"
 #include "runtime/daemon.h"
@@ -280,8 +281,8 @@ std::string VerifyText(const VerifyReport& report) {
           << " entries do not carry the key columns (not matched to rows)\n";
     }
   }
-  for (const std::string& e : report.skipped) out << "not verified: " << e << "\n";
-  for (const std::string& e : report.errors) out << "error: " << e << "\n";
+  for (const std::string& e : report.skipped) out << "not verified: " << Redact(e) << "\n";
+  for (const std::string& e : report.errors) out << "error: " << Redact(e) << "\n";
   uint64_t differences = 0, repaired = 0;
   for (const VerifyTally& t : report.tallies) {
     differences += t.differences();

@@ -1,12 +1,15 @@
 // Core vocabulary: Lsn, positions, JSON rendering of changes, redaction, options.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "core/change_json.h"
 #include "core/json_writer.h"
 #include "core/lsn.h"
 #include "core/options.h"
+#include "core/printable.h"
 #include "core/redact.h"
 
 namespace sluice {
@@ -182,6 +185,53 @@ TEST_CASE("Redact: passwords in conninfo and URLs never reach logs", "[unit][cor
         "postgres://app:***@db/shop?sslmode=require");
   CHECK(Redact("https://es:9200/_bulk") == "https://es:9200/_bulk");
   CHECK(Redact("no secrets here") == "no secrets here");
+  CHECK(Redact("host=db password = s3cr3t user=u") == "host=db password = *** user=u");
+  CHECK(Redact("password=Back\\ Slash host=db") == "password=*** host=db");
+  CHECK(Redact("password='a b\\'c' host=db") == "password=*** host=db");
+  CHECK(Redact("sslpassword=k3y ssl_key_password=x2 PASSWORD=y3") ==
+        "sslpassword=*** ssl_key_password=*** PASSWORD=***");
+  CHECK(Redact("https://es/_bulk?token=t0k&x=1#a") == "https://es/_bulk?token=***&x=1#a");
+  CHECK(Redact("redis://:pa@ss@cache:6379/0") == "redis://:***@cache:6379/0");
+  CHECK(Redact("passwords=1 tokenizer=2 my_token_type=3") ==
+        "passwords=1 tokenizer=2 my_token_type=3");
+  CHECK(Redact("password authentication failed") == "password authentication failed");
+  CHECK(Redact("password='never closed host=db") == "password=***");
+}
+
+TEST_CASE("Redact: known secrets are hidden wherever they occur", "[unit][core]") {
+  AddSecret("k7-short");
+  AddSecret("k7-short-and-longer");
+  AddSecret("k7");  // below kMinSecretLength: ignored
+  AddSecret("");
+  CHECK(Redact("a k7-short-and-longer b k7-short c k7 d") == "a *** b *** c k7 d");
+  CHECK(Redact("{\"pw\":\"k7-shortk7-short\"}") == "{\"pw\":\"******\"}");
+  // Concurrent adds and redactions (log lines from many threads while a config loads).
+  std::vector<std::thread> threads;
+  std::atomic<int> leaks{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &leaks] {
+      for (int i = 0; i < 200; ++i) {
+        std::string secret = "k7-thread-" + std::to_string(t) + "-" + std::to_string(i) + "!";
+        AddSecret(secret);
+        if (Redact("x " + secret + " y") != "x *** y") ++leaks;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(leaks == 0);
+}
+
+TEST_CASE("WrittenSecrets: what Redact's rules hide, as written and decoded", "[unit][core]") {
+  using V = std::vector<std::string>;
+  CHECK(WrittenSecrets("redis://u:p%40ss@h:6379/0") == V{"p%40ss", "p@ss"});
+  CHECK(WrittenSecrets("https://elastic:plain@es:9200") == V{"plain"});
+  CHECK(WrittenSecrets("host=db password = 'a b\\'c' user=u") == V{"a b\\'c"});
+  CHECK(WrittenSecrets("password=Back\\ Slash sslpassword=k3y") == V{"Back\\ Slash", "k3y"});
+  CHECK(WrittenSecrets("postgresql://u:pw@db/x?password=q%26") == V{"pw", "q%26"});
+  CHECK(WrittenSecrets("redis://h:6379/0").empty());
+  CHECK(WrittenSecrets("redis://user@h").empty());
+  CHECK(WrittenSecrets("redis://u:@h").empty());
+  CHECK(UrlSecrets("https://u:x%2Fy@es").value() == V{"x%2Fy", "x/y"});
 }
 
 TEST_CASE("Options: typed values validated, defaults filled", "[unit][core]") {
@@ -202,6 +252,22 @@ TEST_CASE("Options: typed values validated, defaults filled", "[unit][core]") {
   Options o = WithDefaults({dur, size}, {{"buffer", "64KB"}});
   CHECK(o.Duration("flush") == std::chrono::milliseconds(1000));
   CHECK(o.Bytes("buffer") == 64u * 1024);
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+TEST_CASE("Printable: control characters and invalid UTF-8 become escapes", "[unit][core]") {
+  CHECK(Printable("plain text, caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+        "plain text, caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  CHECK(Printable("a\nb\rc\td") == "a\\nb\\rc\\td");
+  CHECK(Printable(std::string("\x00\x01\x1f\x7f", 4)) == "\\x00\\x01\\x1f\\x7f");
+  CHECK(Printable("\xc2\x85 \xc2\x9f \xc2\xa0") == "\\u0085 \\u009f \xc2\xa0");  // C1, then NBSP
+  CHECK(Printable("\xff \xc3 \xc0\x80 \xe0\x80\x80 \xed\xa0\x80 \xf4\x90\x80\x80 \xe2\x82") ==
+        "\\xff \\xc3 \\xc0\\x80 \\xe0\\x80\\x80 \\xed\\xa0\\x80 \\xf4\\x90\\x80\\x80 \\xe2\\x82");
+  CHECK(Printable("a\\nb") == "a\\nb");  // backslashes kept: escapes already made stay as they are
+  CHECK(QuotePrintable("a\\n\nb") == "'a\\\\n\\nb'");
 }
 
 }  // namespace sluice

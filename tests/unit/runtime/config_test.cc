@@ -1,6 +1,9 @@
 #include "runtime/config.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+
+#include "core/redact.h"
 
 namespace sluice {
 namespace {
@@ -488,6 +491,221 @@ TEST_CASE("Config: http.listen counts as loopback only when every address it res
       CHECK_THAT(r.errors[0].message, Catch::Contains("is not a loopback address (it resolves to"));
       CHECK(with_listen(listen, "  token: t0ken\n").ok());
     }
+  }
+}
+
+namespace {
+
+// Every diagnostic stays on one line of printable text, so `file:line:column: ...` parses.
+void CheckPrintable(const LoadResult& r) {
+  for (const Diagnostic& d : r.errors) {
+    const std::string line = d.ToString();
+    INFO(line);
+    for (size_t i = 0; i < line.size(); ++i) {
+      auto c = static_cast<unsigned char>(line[i]);
+      CHECK((c >= 0x20 && c != 0x7f));
+      CHECK(c < 0x80);  // the cases below hold no valid non-ASCII text
+    }
+  }
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("Config: control characters and invalid UTF-8 are escaped in messages",
+          "[unit][config]") {
+  struct Case {
+    std::string yaml;
+    std::string message;
+  };
+  const Case cases[] = {
+      {Pipe("shop.a.b | out") + "\"a\\nb\": 1\n", "unknown top-level key 'a\\nb'"},
+      {Pipe("shop.a.b | out") + "\"a\\tb\\r\\x01\\x7f\": 1\n",
+       "unknown top-level key 'a\\tb\\r\\x01\\x7f'"},
+      {Pipe("shop.a.b | out") + "a\xff\xc3: 1\n", "unknown top-level key 'a\\xff\\xc3'"},
+      {Pipe("shop.a.b | out") + "\"a\\\\nb\": 1\n", "unknown top-level key 'a\\\\nb'"},
+      {Pipe("shop.a.b | out") + "\"\\x85\": 1\n", "unknown top-level key '\\u0085'"},
+      {Replace(Pipe("shop.a.b | out"), "type: postgres", "type: \"post\\ngres\""),
+       "unknown source type 'post\\ngres'"},
+      {Replace(kBase, "cache:", "\"ca\\nche\":") + "  p: shop.a.b | out\n",
+       "invalid sink name 'ca\\nche'"},
+      {Replace(kBase, "cache:", "\"ca\\nche\":") + "  p: shop.a.b | nope\n",
+       "unknown sink 'nope' (known sinks: out, ca\\nche)"},
+      {Pipe("\"shop.a.b | o\\x01ut\""), "got '\\x01ut'"},
+      {Pipe("\"shop.a.b | ${A\\x02}\""), "invalid variable name 'A\\x02'"},
+  };
+  for (const Case& c : cases) {
+    LoadResult r = Load(c.yaml);
+    INFO("yaml:\n" << c.yaml << "\nerrors:\n" << AllErrors(r));
+    REQUIRE_FALSE(r.ok());
+    CheckPrintable(r);
+    bool found = false;
+    for (const Diagnostic& d : r.errors) found = found || Contains(d.message, c.message);
+    CHECK(found);
+  }
+  SECTION("valid UTF-8 is kept as it is") {
+    LoadResult r = Load(Pipe("shop.a.b | out") + "caf\xc3\xa9: 1\n");
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0].message, Catch::StartsWith("unknown top-level key 'caf\xc3\xa9'"));
+  }
+  SECTION("the file name too") {
+    LoadResult r = LoadConfigString("- a\n", "bad\nname.yaml", TestRegistry(), Env);
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0].ToString(), Catch::StartsWith("bad\\nname.yaml:1:1: "));
+  }
+}
+
+TEST_CASE("Config: YAML nested too deeply names the line of the nesting", "[unit][config]") {
+  struct Case {
+    std::string name;
+    std::string yaml;
+    int line;
+  };
+  std::string flow_lines = "x: 1\na:\n";
+  for (int i = 0; i < 600; ++i) flow_lines += "  [\n";
+  flow_lines += "b: 2\n";
+  std::string block = "x: 1\na:\n";
+  for (int i = 1; i < 600; ++i) block += std::string(i, ' ') + "k:\n";
+  std::string dashes = "x: 1\na:\n  " + [] {
+    std::string s;
+    for (int i = 0; i < 600; ++i) s += "- ";
+    return s;
+  }() + "1\nb: 2\n";
+  const Case cases[] = {
+      {"open flow on one line", "x: 1\na: " + std::string(3000, '[') + "\nb: 1\n", 2},
+      {"closed flow on one line",
+       "x: 1\na: " + std::string(600, '[') + std::string(600, ']') + "\nb: 1\n", 2},
+      {"flow over many lines", flow_lines, 0},
+      {"block mappings", block, 0},
+      {"block sequences", dashes, 3},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    LoadResult r = Load(c.yaml);
+    INFO(AllErrors(r));
+    REQUIRE(r.errors.size() == 1);
+    const Diagnostic& d = r.errors[0];
+    CHECK_THAT(d.message, Catch::StartsWith("YAML is nested too deeply"));
+    CHECK(d.where.column >= 1);
+    int lines = static_cast<int>(std::count(c.yaml.begin(), c.yaml.end(), '\n'));
+    if (c.line > 0) {
+      CHECK(d.where.line == c.line);
+    } else {
+      // Somewhere inside the nesting, not at the end of the file.
+      CHECK(d.where.line > 2);
+      CHECK(d.where.line < lines - 1);
+    }
+  }
+}
+
+TEST_CASE("Config: YAML merge keys are resolved", "[unit][config]") {
+  const std::string sources = R"(sources:
+  shop: &pg
+    type: postgres
+    dsn: "host=db"
+    slot: s1
+  other:
+    <<: *pg
+    slot: s2
+  third:
+    <<: [{slot: s3, batch: 7}, *pg]
+sinks:
+  out: { type: stdout }
+pipelines:
+  p: shop.a.b | out
+)";
+  SECTION("explicit keys win, earlier mappings in a list win over later ones") {
+    LoadResult r = Load(sources);
+    INFO(AllErrors(r));
+    REQUIRE(r.ok());
+    const PluginConfig* other = r.config.FindSource("other");
+    REQUIRE(other != nullptr);
+    CHECK(other->type == "postgres");
+    CHECK(other->options == std::map<std::string, std::string>{{"dsn", "host=db"}, {"slot", "s2"}});
+    const PluginConfig* third = r.config.FindSource("third");
+    REQUIRE(third != nullptr);
+    CHECK(third->type == "postgres");
+    CHECK(third->options ==
+          std::map<std::string, std::string>{{"dsn", "host=db"}, {"slot", "s3"}, {"batch", "7"}});
+  }
+  SECTION("merged values are located where they are written") {
+    LoadResult r = Load(Replace(sources, "slot: s1", "batch: many"));
+    REQUIRE(r.errors.size() == 2);  // shop's own, then other's via the merge
+    for (const Diagnostic& d : r.errors) {
+      CHECK(d.message == "option 'batch' expects an integer, got 'many'");
+      CHECK(d.where.line == 5);
+    }
+  }
+  SECTION("a merge of something else than mappings is refused at its line") {
+    LoadResult r = Load(Replace(sources, "<<: *pg", "<<: 5"));
+    REQUIRE(r.errors.size() >= 1);
+    CHECK(r.errors[0].where.line == 7);
+    CHECK_THAT(r.errors[0].message,
+               Catch::StartsWith("'<<' (a YAML merge key) expects a mapping or a list of "
+                                 "mappings, such as <<: *defaults; got a single value"));
+  }
+  SECTION("a quoted '<<' is an ordinary key") {
+    LoadResult r = Load(Replace(sources, "<<: *pg", "\"<<\": x\n    type: postgres\n    dsn: y"));
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0].message, Catch::StartsWith("unknown option '<<'"));
+  }
+  SECTION("a mapping that merges itself does not loop") {
+    LoadResult r = Load(Replace(sources, "  other:\n    <<: *pg", "  other: &o\n    <<: *o"));
+    REQUIRE_NOTHROW(r.errors.size());
+    CHECK_FALSE(r.ok());
+  }
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+TEST_CASE("Config: secret values are known to Redact once loaded", "[unit][config]") {
+  auto no_source = [](const SourceContext&) -> Result<std::unique_ptr<Source>> {
+    return Status::Internal("fake");
+  };
+  auto no_sink = [](const SinkContext&) -> Result<std::unique_ptr<Sink>> {
+    return Status::Internal("fake");
+  };
+  OptionSpec url = Opt("url", OptionType::kString);
+  url.secrets = [](const std::string& value) -> Result<std::vector<std::string>> {
+    if (value == "refused-91") return Status::InvalidArgument("not a test URL");
+    return std::vector<std::string>{"part-" + value};
+  };
+  Registry registry;
+  registry.AddSource({"db", "fake", {Opt("dsn", OptionType::kSecret)}, no_source});
+  registry.AddSink({"vault", "fake", {Opt("password", OptionType::kSecret), url}, no_sink});
+  const std::string yaml = R"(http: { token: "token-91" }
+sources:
+  s: { type: db, dsn: "dsn ${PW}" }
+sinks:
+  v: { type: vault, password: "pw-91", url: u-91 }
+pipelines:
+  p: s.a.b | v url=pipe-91 password=pipe-pw-91
+  q:
+    from: s.a.b
+    to: v
+)";
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "PW") return "from-env-91";
+    return std::nullopt;
+  };
+  LoadResult r = LoadConfigString(yaml, "test.yaml", registry, env);
+  INFO(AllErrors(r));
+  REQUIRE(r.ok());
+  // Whole kSecret values (interpolated), and only the parts a hook names of other values.
+  CHECK(Redact("token-91 | dsn from-env-91 | pw-91 | u-91 part-u-91 | part-pipe-91 | pipe-pw-91") ==
+        "*** | *** | *** | u-91 *** | *** | ***");
+
+  SECTION("a value its hook refuses is a config error at the value, and hidden") {
+    LoadResult bad =
+        LoadConfigString(Replace(yaml, "url: u-91", "url: refused-91"), "test.yaml", registry, env);
+    REQUIRE(bad.errors.size() == 1);
+    CHECK(bad.errors[0].ToString() == "test.yaml:5:45: option 'url' is not a test URL");
+    CHECK(Redact("x refused-91 y") == "x *** y");
   }
 }
 
