@@ -275,8 +275,10 @@ bench_md "**The sink alone.** $(bench_fmt "$rows") changes (one per transaction,
   "\`generate\` source into the \`redis\` sink, against redis-benchmark writing to the same Redis" \
   "values of the same length (${value_bytes} bytes: the row as JSON). A change is version-guarded:" \
   "per 200 changes one \`EVALSHA\` of the sink's Lua script (up to 3 in flight) reads the" \
-  "positions (\`sluice:pos:...\`) of the changes with one \`MGET\` and writes the values and" \
-  "positions that are not older with one \`MSET\`, so every change writes two keys. The second" \
+  "positions (\`sluice:pos:...\`) of the changes with one \`MGET\`, checks with one \`EXISTS\` that" \
+  "none of the keys without a position (here: all) is another program's key of another type," \
+  "and writes the values and positions that are not older with one \`MSET\`, so every change" \
+  "writes two keys. The second" \
   "reference is Redis writing exactly those two keys per change as one command (one \`MSET\` of" \
   "value and position, pipelined), with no read, no comparison and no script. The last two" \
   "send what one script call carries, 200 changes, 3 commands in flight on one connection like" \

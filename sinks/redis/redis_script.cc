@@ -78,26 +78,48 @@ local function member(doc, qname)
   return nil
 end
 
-local mode = ARGV[1]
+local mode, fmt = ARGV[1], ARGV[2]
+
+-- The type a value key of this format has. A key of any other type belongs to another
+-- program: the sink neither writes nor removes it (its change is refused with WRONGTYPE).
+local want = fmt == 'j' and 'string' or 'hash'
+
+local function type_of(k)
+  local t = call('TYPE', k)
+  return type(t) == 'table' and t.ok or t
+end
+
+local function foreign_text(k, t)
+  return 'WRONGTYPE ' .. k .. ' is a ' .. t .. ', not a ' .. want .. ' (format ' ..
+         (fmt == 'j' and 'json' or 'hash') .. '): another program\'s key, left as it is'
+end
+
+-- Returns k's type; raises WRONGTYPE naming k when it is another program's.
+local function own_type(k)
+  local t = type_of(k)
+  if t ~= want and t ~= 'none' then error(foreign_text(k, t), 0) end
+  return t
+end
 
 if mode == 'purge' then
-  local p, tomb, mark, plen = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+  local p, tomb, mark, plen = ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
   local m = redis.call('GET', mark)
   if not m or older(m, p) then set_px(mark, p, tomb) end
-  local removed = 0
-  for i = 6, #ARGV do
+  local removed, kept = 0, 0
+  for i = 7, #ARGV do
     local pk = ARGV[i]
     local ok, cur = pcall(redis.call, 'GET', pk)
     if ok and cur and older(cur, p) then
-      redis.call('UNLINK', string.sub(pk, plen + 1))
+      local k = string.sub(pk, plen + 1)
+      local t = type_of(k)
+      if t == want then redis.call('UNLINK', k) end
+      if t == want or t == 'none' then removed = removed + 1 else kept = kept + 1 end
       redis.call('DEL', pk)
-      removed = removed + 1
     end
   end
-  return removed
+  return {removed, kept}
 end
 
-local fmt = ARGV[2]
 local ttl, tomb, pos_ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local marks = {}
 
@@ -116,17 +138,26 @@ end
 local function is_tombstone(stored) return #stored > 32 end
 
 -- Writes the value of an upsert (or removes it for a delete) and the old key of a move.
--- Returns 1, or 2 when an unchanged column had no stored value to merge.
+-- Returns 1, or 2 when an unchanged column had no stored value to merge. Raises WRONGTYPE,
+-- before anything is written, when k or the old key belongs to another program: k is read
+-- and written only with commands that refuse a key of another type (json: GET, SET ... GET,
+-- GETDEL; hash: HLEN before UNLINK; apply names the key), the old key is asked its TYPE.
+-- (HLEN rather than TYPE: an integer reply costs Lua less than TYPE's status table.)
 local function write_value(op, k, ok_, moved, unchanged, body)
   local result = 1
+  if moved then own_type(ok_) end
   local base_key = moved and ok_ or k
   if op == 'd' then
-    redis.call('UNLINK', k)
+    if fmt == 'j' then
+      call('GETDEL', k)
+    elseif call('HLEN', k) > 0 then
+      call('UNLINK', k)
+    end
   elseif fmt == 'j' then
     local doc = body
     if unchanged then
-      local base = redis.call('GET', base_key)
-      if not base and base_key ~= k then base = redis.call('GET', k) end
+      local base = call('GET', base_key)
+      if not base and base_key ~= k then base = call('GET', k) end
       local extra = {}
       for _, q in ipairs(unchanged) do
         local v = base and member(base, q)
@@ -138,11 +169,12 @@ local function write_value(op, k, ok_, moved, unchanged, body)
         else doc = string.sub(doc, 1, -2) .. ',' .. more .. '}' end
       end
     end
-    set_px(k, doc, ttl)
+    if ttl > 0 then call('SET', k, doc, 'PX', ttl, 'GET') else call('SET', k, doc, 'GET') end
   else
+    local had = call('HLEN', k) > 0
     local fields = body
     if unchanged then
-      local vals = redis.call('HMGET', base_key, unpack(unchanged))
+      local vals = call('HMGET', base_key, unpack(unchanged))
       for j, name in ipairs(unchanged) do
         if vals[j] then
           fields[#fields + 1] = name
@@ -152,40 +184,48 @@ local function write_value(op, k, ok_, moved, unchanged, body)
         end
       end
     end
-    redis.call('UNLINK', k)
-    if #fields > 0 then redis.call('HSET', k, unpack(fields)) end
-    if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
+    if had then call('UNLINK', k) end
+    if #fields > 0 then call('HSET', k, unpack(fields)) end
+    if ttl > 0 then call('PEXPIRE', k, ttl) end
   end
-  if moved then redis.call('UNLINK', ok_) end
+  if moved then call('UNLINK', ok_) end
   return result
+end
+
+-- The error r of write_value for k, with k named when it is a plain WRONGTYPE of Redis's.
+local function named(r, k)
+  local text = type(r) == 'table' and r.err or tostring(r)
+  if ssub(text, 1, 20) ~= 'WRONGTYPE Operation ' then return r end
+  local t = type_of(k)
+  if t ~= want and t ~= 'none' then return foreign_text(k, t) end
+  return r
 end
 
 -- Returns 1 applied, 0 skipped (older than what is stored), 2 applied with a column missing.
 -- The position is swapped in first (SET ... GET: one call reads and writes it) and put back
--- when the change turns out older, or when writing the value fails.
+-- when the change turns out older, or when writing the value fails (so a change refused
+-- for its key leaves its position key as it was). What can fail for the key alone is read
+-- before the swap or inside the pcall.
 local function apply(op, k, pk, pos, mk, ok_, opk, unchanged, body)
   local m = mark_of(mk)
   if m and older(pos, m) then return 0 end
-  local cur = redis.call('SET', pk, op == 'd' and pos .. 'd' or pos, 'KEEPTTL', 'GET')
+  local ocur = ok_ ~= '' and call('GET', opk)
+  local cur = call('SET', pk, op == 'd' and pos .. 'd' or pos, 'KEEPTTL', 'GET')
   if cur and older(pos, cur) then
-    redis.call('SET', pk, cur, 'KEEPTTL')
+    call('SET', pk, cur, 'KEEPTTL')
     return 0
   end
-  local moved = false
-  if ok_ ~= '' then
-    local ocur = redis.call('GET', opk)
-    moved = not ocur or not older(pos, ocur)
-  end
+  local moved = ok_ ~= '' and (not ocur or not older(pos, ocur))
   local ok, r = pcall(write_value, op, k, ok_, moved, unchanged, body)
   if not ok then
-    if cur then redis.call('SET', pk, cur, 'KEEPTTL') else redis.call('DEL', pk) end
-    error(r, 0)
+    if cur then call('SET', pk, cur, 'KEEPTTL') else call('DEL', pk) end
+    error(named(r, k), 0)
   end
-  local want = op == 'd' and tomb or pos_ttl
-  if want > 0 then
-    redis.call('PEXPIRE', pk, want)
+  local expire = op == 'd' and tomb or pos_ttl
+  if expire > 0 then
+    call('PEXPIRE', pk, expire)
   elseif cur and is_tombstone(cur) then
-    redis.call('PERSIST', pk)  -- a tombstone's expiry must not outlive it
+    call('PERSIST', pk)  -- a tombstone's expiry must not outlive it
   end
   if moved then set_px(opk, pos .. 'd', tomb) end
   return r
@@ -204,16 +244,17 @@ end
 local applied, skipped, notes = 0, 0, {}
 
 -- A run of plain json upserts (no unchanged column, no old key, no ttl) is applied with one
--- MGET of their positions and one MSET of the values and positions that win: per change the
--- same two keys as apply writes, without two script calls per change. Everything before the
--- run has been applied when it is flushed, so the MGET sees it. Within a run positions never
+-- MGET of their positions, one EXISTS of the keys that must not be of another type (see
+-- flush_chunk) and one MSET of the values and positions that win: per change the same two
+-- keys as apply writes, without two script calls per change. Everything before the run has
+-- been applied when it is flushed, so the MGET sees it. Within a run positions never
 -- decrease (a record older than the one before it starts a new run), so each record can be
 -- judged against the position stored before the run: a later record of the same key wins
 -- whenever an earlier one did, and MSET writes them in order. MSET clears any expiry, as a
 -- position without pos_ttl (even one replacing a tombstone) must not expire.
 local fast = fmt == 'j' and ttl == 0 and pos_ttl == 0
-local CHUNK = 1000  -- records per MGET/MSET, well inside Lua's limit on unpack
-local run_n, run_a, run_pk, run_pos, run_t, run_rec = 0, {}, {}, {}, {}, {}
+local CHUNK = 1000  -- records per MGET/MSET, well inside Lua's limit on unpack (8000)
+local run_n, run_a, run_k, run_pk, run_pos, run_t, run_rec = 0, {}, {}, {}, {}, {}, {}
 local sets = {}
 
 -- Counts the outcome of apply for record `rec` (see apply for r).
@@ -232,21 +273,46 @@ local function settle(rec, ok, r)
   end
 end
 
-local absent = {}
+local absent, query = {}, {}
 
 -- Applies records first..last of the run; false when it has to go record by record.
+-- MGET reads a key of another type as missing, and MSET would overwrite it (another
+-- program's list, say), where apply refuses that record with WRONGTYPE. So the position
+-- keys MGET found missing must be missing, and the value keys whose position key holds no
+-- live position (missing, or a tombstone) must be missing or strings: one EXISTS of them
+-- all usually counts none; if it counts some, an MGET of those value keys tells the strings
+-- from the rest, which a second EXISTS checks. Anything of another type sends the chunk
+-- record by record. The value keys of live positions are not read: the sink wrote those
+-- last, as strings, and reading every value of a run of updates would cost a fifth more
+-- Redis CPU. So a value that another program has turned into another type since is
+-- overwritten here (apply, one at a time, refuses it).
 local function flush_chunk(first, last)
   local cur = call('MGET', unpack(run_pk, first, last))
-  -- MGET reads a position key of another type as missing; MSET would overwrite it, where
-  -- apply reports WRONGTYPE for that record. Such a chunk goes record by record.
-  local na = 0
+  local na, nq = 0, 0
   for j = 1, last - first + 1 do
-    if not cur[j] then
+    local c = cur[j]
+    if not c then
       na = na + 1
       absent[na] = run_pk[first + j - 1]
     end
+    if not c or #c > 32 then  -- no live position: missing, or a tombstone
+      nq = nq + 1
+      query[nq] = run_k[first + j - 1]
+    end
   end
-  if na > 0 and call('EXISTS', unpack(absent, 1, na)) > 0 then return false end
+  for j = 1, nq do absent[na + j] = query[j] end
+  if na + nq > 0 and call('EXISTS', unpack(absent, 1, na + nq)) > 0 then
+    if nq == 0 then return false end
+    local val = call('MGET', unpack(query, 1, nq))
+    local n = na
+    for j = 1, nq do
+      if not val[j] then
+        n = n + 1
+        absent[n] = query[j]
+      end
+    end
+    if n > 0 and call('EXISTS', unpack(absent, 1, n)) > 0 then return false end
+  end
   local ns, won = 0, 0
   for i = first, last do
     local pos, c = run_pos[i], cur[i - first + 1]
@@ -255,8 +321,7 @@ local function flush_chunk(first, last)
       cur[i - first + 1] = false  -- skipped (remembered for an error report below)
       skipped = skipped + 1
     else
-      local ai = run_a[i]
-      sets[ns + 1], sets[ns + 2] = ARGV[ai + 1], ARGV[ai + 2]
+      sets[ns + 1], sets[ns + 2] = run_k[i], ARGV[run_a[i] + 2]
       sets[ns + 3], sets[ns + 4] = run_pk[i], pos
       ns = ns + 4
       won = won + 1
@@ -281,8 +346,8 @@ local function flush_run()
     if not flush_chunk(first, last) then
       for i = first, last do
         local ai, t = run_a[i], run_t[i]
-        settle(run_rec[i], pcall(apply, 'u', ARGV[ai + 1], run_pk[i], run_pos[i], markkey[t],
-                                 '', '', nil, ARGV[ai + 2]))
+        settle(run_rec[i], pcall(apply, 'u', run_k[i], run_pk[i], run_pos[i], markkey[t], '', '',
+                                 nil, ARGV[ai + 2]))
       end
     end
   end
@@ -300,8 +365,8 @@ while a < tabs do
   if fast and opb == 117 and flagb == 48 then  -- 'u', no flags
     if run_n > 0 and pos < run_pos[run_n] then flush_run() end
     run_n = run_n + 1
-    run_a[run_n], run_pk[run_n], run_pos[run_n], run_t[run_n], run_rec[run_n] =
-      a, prefix[t] .. k, pos, t, rec
+    run_a[run_n], run_k[run_n], run_pk[run_n], run_pos[run_n], run_t[run_n], run_rec[run_n] =
+      a, k, prefix[t] .. k, pos, t, rec
     a = a + 3
   else
     a = a + 2

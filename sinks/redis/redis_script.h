@@ -15,18 +15,25 @@
 //            (a tombstone is the position followed by "d");
 //          - old_key (a key-changing update): the old value is removed and its position key
 //            becomes a tombstone, unless it holds a newer position.
+//          A value key of another type than the format writes (json: string, hash: hash)
+//          belongs to another program: a change that would write or remove it (its key, or
+//          the old key of a move) is refused with "WRONGTYPE <key> is a <type>, ...", nothing
+//          of it written, its position key left as it was.
 //          Consecutive plain json upserts (no unchanged column, no old key, ttl and
 //          pos_ttl 0, positions not going back) are judged together: one MGET of their
-//          position keys, one MSET of the values and positions that win, with the same
-//          outcome as one at a time. A run whose MGET found a position key missing that
-//          EXISTS anyway (another type) goes one at a time, so it gets WRONGTYPE.
+//          position keys, one MGET of their values, one MSET of the values and positions
+//          that win, with the same outcome as one at a time. A chunk where EXISTS counts a
+//          key that either MGET found missing (so: a key of another type) goes one at a
+//          time, so that record gets WRONGTYPE.
 //          Returns {applied, skipped, i, note, ...}: i is the 1-based record and note is
 //          "partial" (an unchanged column had no stored value to merge) or the error text
 //          of a command that failed for that record only (WRONGTYPE ...); the other records
 //          are applied regardless.
-//   purge: "purge", position P, tombstone_ms, mark_key, len(pos key prefix), pos keys...
-//          Raises the truncate marker to P, then removes every listed entry (value and
-//          position) whose position is older than P. Returns how many were removed.
+//   purge: "purge", format, position P, tombstone_ms, mark_key, len(pos key prefix),
+//          pos keys... Raises the truncate marker to P, then removes every listed entry
+//          whose position is older than P: its position key, and its value key unless that
+//          is of another type (another program's). Returns {removed, kept}: the entries
+//          removed, and the value keys of another type left in place.
 #pragma once
 
 namespace sluice::redis {

@@ -313,8 +313,10 @@ Status RedisSink::RunTruncate(const Change& change) {
   const std::string count = std::to_string(options_.scan_count);
   // SCAN returns every key present for the whole iteration at least once; a key written
   // meanwhile has a newer position than the truncate and is kept by the position check.
+  const std::string_view fmt = options_.format == Format::kJson ? "j" : "h";
   std::string cursor = "0";
   uint64_t removed = 0;
+  uint64_t kept = 0;
   do {
     auto scan = client_.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", count});
     if (!scan.ok()) return scan.status();
@@ -323,7 +325,7 @@ Status RedisSink::RunTruncate(const Change& change) {
     cursor.assign(r->element[0]->str, r->element[0]->len);
     ArgList args;
     for (auto a : {std::string_view("EVALSHA"), std::string_view(sha_), std::string_view("0"),
-                   std::string_view("purge"), std::string_view(pos), std::string_view(tomb),
+                   std::string_view("purge"), fmt, std::string_view(pos), std::string_view(tomb),
                    std::string_view(mark), std::string_view(plen)}) {
       args.Add(a);
     }
@@ -333,13 +335,25 @@ Status RedisSink::RunTruncate(const Change& change) {
     }
     auto purged = EvalSha(args);
     if (!purged.ok()) return purged.status();
-    removed += static_cast<uint64_t>((*purged)->integer);
+    redisReply* counts = purged->get();
+    if (counts->type != REDIS_REPLY_ARRAY || counts->elements != 2) {
+      return Status::Internal("the purge script returned an unexpected reply");
+    }
+    removed += static_cast<uint64_t>(counts->element[0]->integer);
+    kept += static_cast<uint64_t>(counts->element[1]->integer);
   } while (cursor != "0");
   stats_.truncated += removed;
   metrics_.truncated.Add(removed);
   spdlog::info("pipeline {} sink {}: truncate of {} at {}/{} removed {} keys", pipeline_, name_,
                change.table->ToString(), change.position.lsn.ToString(), change.position.seq,
                removed);
+  if (kept > 0) {
+    spdlog::warn(
+        "pipeline {} sink {}: truncate of {} at {}/{} left {} keys that another program holds "
+        "as another type (their positions were removed)",
+        pipeline_, name_, change.table->ToString(), change.position.lsn.ToString(),
+        change.position.seq, kept);
+  }
   return Status::Ok();
 }
 

@@ -1,73 +1,15 @@
 // The redis sink driven directly (no binary) against the Redis that scripts/test starts:
 // replays, TOAST merges, key changes, dead letters, truncate, ttl, credentials.
 // Each test case owns a Redis database number (parallel ctest runs share the server).
-#include "sinks/redis/redis_sink.h"
-
-#include <hiredis/hiredis.h>
-
-#include <catch2/catch.hpp>
-#include <mutex>
 #include <random>
 
-#include "support/test_env.h"
+#include "integration/redis_sink_support.h"
 
 namespace sluice::redis {
 namespace {
 
-using std::chrono::milliseconds;
-using test::RequireEnv;
-using test::WaitFor;
-
-struct CapturedLetters : DeadLetters {
-  Status Write(const std::string&, const std::string&, const Change& change,
-               const std::string& reason) override {
-    std::lock_guard lock(mu);
-    changes.push_back(change);
-    reasons.push_back(reason);
-    return Status::Ok();
-  }
-  std::mutex mu;
-  std::vector<Change> changes;
-  std::vector<std::string> reasons;
-};
-
-RedisUrl UrlForDb(int db) {
-  auto u = RedisUrl::Parse(RequireEnv("SLUICE_TEST_REDIS_URL"));
-  REQUIRE(u.ok());
-  RedisUrl url = u.value();
-  url.db = db;
-  return url;
-}
-
-// A plain client on database `db`, emptied first.
-std::unique_ptr<RedisClient> Reader(int db) {
-  auto c = std::make_unique<RedisClient>(UrlForDb(db), milliseconds(2000), milliseconds(5000));
-  REQUIRE(c->Connect().ok());
-  REQUIRE(c->Command({"FLUSHDB"}).ok());
-  return c;
-}
-
-std::string Get(RedisClient& c, const std::string& key) {
-  auto r = c.Command({"GET", key});
-  REQUIRE(r.ok());
-  return (*r)->type == REDIS_REPLY_STRING ? std::string((*r)->str, (*r)->len) : "<nil>";
-}
-
-std::map<std::string, std::string> HGetAll(RedisClient& c, const std::string& key) {
-  auto r = c.Command({"HGETALL", key});
-  REQUIRE(r.ok());
-  std::map<std::string, std::string> out;
-  for (size_t i = 0; i + 1 < (*r)->elements; i += 2) {
-    out[(*r)->element[i]->str] = std::string((*r)->element[i + 1]->str, (*r)->element[i + 1]->len);
-  }
-  return out;
-}
-
-long long Int(RedisClient& c, const std::vector<std::string_view>& cmd) {
-  auto r = c.Command(cmd);
-  REQUIRE(r.ok());
-  return (*r)->integer;
-}
+using namespace test;  // this suite's helpers (redis_sink_support.h)
+using sluice::test::WaitFor;
 
 // Every key with its type and value (strings as is, hashes as sorted field=value lists).
 std::map<std::string, std::string> Dump(RedisClient& c) {
@@ -87,53 +29,6 @@ std::map<std::string, std::string> Dump(RedisClient& c) {
     }
   }
   return out;
-}
-
-const auto kTable = std::make_shared<const TableId>(TableId{"src", "public", "items"});
-
-Change Upsert(int id, Row after, uint64_t lsn, uint64_t seq = 1) {
-  Change c;
-  c.op = Op::kUpdate;
-  c.table = kTable;
-  c.key = {{"id", Value::Of(ValueKind::kInt, std::to_string(id))}};
-  c.after = std::move(after);
-  c.position = {Lsn(lsn), seq};
-  return c;
-}
-
-Row ItemRow(int id, const std::string& name, const std::string& body = "b") {
-  return {{"id", Value::Of(ValueKind::kInt, std::to_string(id))},
-          {"name", Value::Of(ValueKind::kString, name)},
-          {"body", Value::Of(ValueKind::kString, body)}};
-}
-
-Change Delete(int id, uint64_t lsn, uint64_t seq = 1) {
-  Change c;
-  c.op = Op::kDelete;
-  c.table = kTable;
-  c.key = {{"id", Value::Of(ValueKind::kInt, std::to_string(id))}};
-  c.position = {Lsn(lsn), seq};
-  return c;
-}
-
-Batch MakeBatch(uint64_t id, std::vector<Change> changes) {
-  Batch b;
-  b.id = id;
-  b.changes = std::move(changes);
-  return b;
-}
-
-std::unique_ptr<RedisSink> MakeSink(int db, Format format, const std::string& key_template,
-                                    DeadLetters* letters, RedisSinkOptions opts = {},
-                                    const MetricScope& metrics = MetricScope()) {
-  opts.url = UrlForDb(db);
-  opts.format = format;
-  auto key = KeyTemplate::Parse(key_template);
-  REQUIRE(key.ok());
-  auto sink = std::make_unique<RedisSink>("p", "cache", std::move(opts), std::move(key).value(),
-                                          letters, metrics);
-  REQUIRE(sink->Open().ok());
-  return sink;
 }
 
 }  // namespace
