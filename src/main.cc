@@ -21,7 +21,7 @@
 #include "runtime/daemon.h"
 #include "runtime/http_server.h"
 #include "runtime/logging.h"
-#include "runtime/status.h"
+#include "runtime/report.h"
 #include "runtime/verify.h"
 #include "runtime/version.h"
 

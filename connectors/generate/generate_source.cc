@@ -5,7 +5,7 @@
 #include <chrono>
 #include <thread>
 
-#include "core/change_json.h"
+#include "util/change_json.h"
 
 namespace sluice::generate {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "core/json_writer.h"
+#include "util/json_writer.h"
 
 namespace sluice::kafka {
 

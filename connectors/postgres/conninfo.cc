@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "core/redact.h"
+#include "util/redact.h"
 
 namespace sluice::pg {
 

@@ -8,7 +8,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "core/word_scan.h"
+#include "util/word_scan.h"
 
 namespace sluice::pg {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "connectors/postgres/conninfo.h"
 #include "connectors/postgres/type_map.h"
-#include "core/redact.h"
+#include "util/redact.h"
 
 namespace sluice::pg {
 

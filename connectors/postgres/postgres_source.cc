@@ -6,7 +6,7 @@
 
 #include "connectors/postgres/conninfo.h"
 #include "connectors/postgres/slot.h"
-#include "core/backoff.h"
+#include "util/backoff.h"
 #include "core/state_store.h"
 
 namespace sluice::pg {

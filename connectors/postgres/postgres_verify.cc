@@ -14,7 +14,7 @@
 #include "connectors/postgres/postgres_source.h"
 #include "connectors/postgres/snapshot_plan.h"
 #include "connectors/postgres/snapshot_reader.h"
-#include "core/verify.h"
+#include "core/scan.h"
 
 namespace sluice::pg {
 

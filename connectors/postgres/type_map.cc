@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "core/json_writer.h"
+#include "util/json_writer.h"
 
 namespace sluice::pg {
 namespace {

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
-#include "core/json_writer.h"
+#include "util/json_writer.h"
 
 namespace sluice::es {
 

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/redact.h"
+#include "util/redact.h"
 
 namespace sluice::es {
 

@@ -4,8 +4,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/json_diff.h"
-#include "core/verify.h"
+#include "util/json_diff.h"
+#include "core/scan.h"
 #include "sinks/elasticsearch/es_client.h"
 #include "sinks/elasticsearch/es_sink.h"
 

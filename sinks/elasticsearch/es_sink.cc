@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
-#include "core/change_json.h"
+#include "util/change_json.h"
 #include "core/dead_letters.h"
-#include "core/json_writer.h"
+#include "util/json_writer.h"
 
 namespace sluice::es {
 

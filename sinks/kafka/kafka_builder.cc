@@ -1,7 +1,7 @@
 #include "sinks/kafka/kafka_builder.h"
 
-#include "core/change_json.h"
-#include "core/json_writer.h"
+#include "util/change_json.h"
+#include "util/json_writer.h"
 
 namespace sluice::kafka {
 

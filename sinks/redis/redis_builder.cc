@@ -1,6 +1,6 @@
 #include "sinks/redis/redis_builder.h"
 
-#include "core/json_writer.h"
+#include "util/json_writer.h"
 
 namespace sluice::redis {
 

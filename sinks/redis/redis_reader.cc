@@ -6,8 +6,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/json_diff.h"
-#include "core/verify.h"
+#include "util/json_diff.h"
+#include "core/scan.h"
 #include "sinks/redis/redis_sink.h"
 
 namespace sluice::redis {

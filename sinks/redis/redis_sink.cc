@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <deque>
 
-#include "core/redact.h"
+#include "util/redact.h"
 #include "sinks/redis/redis_script.h"
 
 namespace sluice::redis {

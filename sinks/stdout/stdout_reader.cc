@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "core/change_json.h"
-#include "core/verify.h"
+#include "util/change_json.h"
+#include "core/scan.h"
 #include "sinks/stdout/stdout_sink.h"
 
 namespace sluice {

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/change_json.h"
+#include "util/change_json.h"
 
 namespace sluice {
 

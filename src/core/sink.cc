@@ -1,6 +1,6 @@
 #include "core/sink.h"
 
-#include "core/verify.h"
+#include "core/scan.h"
 
 namespace sluice {
 

@@ -1,6 +1,6 @@
 #include "core/source.h"
 
-#include "core/verify.h"
+#include "core/scan.h"
 
 namespace sluice {
 

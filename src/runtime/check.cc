@@ -1,7 +1,7 @@
 #include "runtime/check.h"
 
-#include "core/redact.h"
-#include "runtime/daemon.h"
+#include "util/redact.h"
+#include "runtime/pipeline_parts.h"
 #include "runtime/dead_letter_file.h"
 #include "runtime/transforms.h"
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/registry.h"
-#include "runtime/config.h"
+#include "runtime/config_model.h"
 #include "runtime/pipeline.h"
 
 namespace sluice {

@@ -15,42 +15,13 @@
 #include <iterator>
 #include <sstream>
 
-#include "core/printable.h"
-#include "core/redact.h"
+#include "util/printable.h"
+#include "util/redact.h"
 #include "runtime/interpolate.h"
 #include "runtime/listen_address.h"
 #include "runtime/pipe_parser.h"
 
 namespace sluice {
-
-std::string Diagnostic::ToString() const {
-  const std::string name = Printable(where.file);
-  if (where.line <= 0) return name + ": " + message;
-  return name + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
-         message;
-}
-
-const PluginConfig* Config::FindSource(const std::string& name) const {
-  for (const auto& s : sources) {
-    if (s.name == name) return &s;
-  }
-  return nullptr;
-}
-
-const PluginConfig* Config::FindSink(const std::string& name) const {
-  for (const auto& s : sinks) {
-    if (s.name == name) return &s;
-  }
-  return nullptr;
-}
-
-EnvLookup ProcessEnv() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr) return std::nullopt;
-    return std::string(value);
-  };
-}
 
 namespace {
 

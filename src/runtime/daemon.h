@@ -13,23 +13,10 @@
 #include "runtime/config.h"
 #include "runtime/dead_letter_file.h"
 #include "runtime/pipeline.h"
-#include "runtime/status.h"
+#include "runtime/pipeline_parts.h"
+#include "runtime/report.h"
 
 namespace sluice {
-
-// The parts of one pipeline, built but not started.
-struct PipelineParts {
-  std::unique_ptr<StateStore> state;
-  std::unique_ptr<Source> source;
-  std::shared_ptr<SourceStatus> source_status;  // the source keeps it current
-  std::vector<NamedSink> sinks;
-};
-
-// Creates the source and sinks of `pipeline` through the registry. `dead_letters`, `metrics`
-// (null: each part keeps private metrics) and the returned state store must outlive the parts.
-Result<PipelineParts> BuildPipelineParts(const Config& config, const PipelineConfig& pipeline,
-                                         const Registry& registry, DeadLetters* dead_letters,
-                                         MetricsRegistry* metrics = nullptr);
 
 // Exit codes documented in the README.
 inline constexpr int kExitOk = 0;

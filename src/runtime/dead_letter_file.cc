@@ -8,8 +8,8 @@
 #include <chrono>
 #include <cstring>
 
-#include "core/change_json.h"
-#include "core/json_writer.h"
+#include "util/change_json.h"
+#include "util/json_writer.h"
 #include "core/state_store.h"
 
 namespace sluice {

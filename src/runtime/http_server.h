@@ -23,7 +23,7 @@
 #include "runtime/http_limits.h"
 #include "runtime/http_reply.h"
 #include "runtime/http_request.h"
-#include "runtime/status.h"
+#include "runtime/report.h"
 
 namespace sluice {
 

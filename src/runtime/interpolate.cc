@@ -1,8 +1,17 @@
 #include "runtime/interpolate.h"
 
 #include <cctype>
+#include <cstdlib>
 
 namespace sluice {
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
 
 namespace {
 

@@ -4,13 +4,19 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "runtime/config.h"
+#include "runtime/config_model.h"
 
 namespace sluice {
+
+// Looks up an environment variable; injectable for tests.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup ProcessEnv();
 
 struct InterpolateError {
   size_t offset = 0;  // where the offending `${` starts in the input

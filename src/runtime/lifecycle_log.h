@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/status.h"
+#include "runtime/report.h"
 
 namespace sluice {
 

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <mutex>
 
-#include "core/change_json.h"
-#include "core/json_writer.h"
-#include "core/redact.h"
+#include "util/change_json.h"
+#include "util/json_writer.h"
+#include "util/redact.h"
 
 namespace sluice {
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <utility>
 
-#include "core/printable.h"
+#include "util/printable.h"
 
 namespace sluice {
 

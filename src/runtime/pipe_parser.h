@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/config.h"
+#include "runtime/config_model.h"
 
 namespace sluice {
 

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "core/backoff.h"
-#include "core/redact.h"
+#include "util/backoff.h"
+#include "util/redact.h"
 
 namespace sluice {
 

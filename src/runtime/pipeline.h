@@ -20,7 +20,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/heartbeat.h"
 #include "runtime/sink_metrics.h"
-#include "runtime/status.h"
+#include "runtime/report.h"
 #include "runtime/transforms.h"
 
 namespace sluice {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/change.h"
-#include "runtime/config.h"
+#include "runtime/config_model.h"
 
 namespace sluice {
 

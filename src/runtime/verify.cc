@@ -7,10 +7,10 @@
 #include <thread>
 #include <unordered_set>
 
-#include "core/redact.h"
-#include "core/verify.h"
+#include "util/redact.h"
+#include "core/scan.h"
 #include "runtime/check.h"
-#include "runtime/daemon.h"
+#include "runtime/pipeline_parts.h"
 #include "runtime/dead_letter_file.h"
 #include "runtime/transforms.h"
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/registry.h"
-#include "runtime/config.h"
+#include "runtime/config_model.h"
 
 namespace sluice {
 

@@ -5,12 +5,12 @@
 #include <random>
 #include <thread>
 
-#include "core/change_json.h"
-#include "core/json_writer.h"
+#include "util/change_json.h"
+#include "util/json_writer.h"
 #include "core/lsn.h"
 #include "core/options.h"
-#include "core/printable.h"
-#include "core/redact.h"
+#include "util/printable.h"
+#include "util/redact.h"
 
 namespace sluice {
 

@@ -6,7 +6,7 @@
 
 #include "connectors/kafka/kafka_source.h"
 #include "connectors/kafka/offset_tracker.h"
-#include "core/change_json.h"
+#include "util/change_json.h"
 #include "sinks/kafka/kafka_builder.h"
 
 namespace sluice::kafka {

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "connectors/kafka/kafka_envelope.h"
-#include "core/change_json.h"
+#include "util/change_json.h"
 
 namespace sluice::kafka {
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "connectors/postgres/conninfo.h"
-#include "core/redact.h"
+#include "util/redact.h"
 
 namespace sluice::pg {
 namespace {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
-#include "core/redact.h"
+#include "util/redact.h"
 
 namespace sluice {
 namespace {

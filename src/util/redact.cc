@@ -1,4 +1,4 @@
-#include "core/redact.h"
+#include "util/redact.h"
 
 #include <algorithm>
 #include <array>

@@ -1,10 +1,11 @@
 // Readiness and wedging rules, metrics folded into reports, the /readyz and /healthz bodies,
 // the `sluice status` table, and the config keys behind them.
-#include "runtime/status.h"
+#include "runtime/report.h"
 
 #include <catch2/catch.hpp>
 
 #include "runtime/builtin_plugins.h"
+#include "runtime/config.h"
 
 namespace sluice {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/json_diff.h"
+#include "util/json_diff.h"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-#include "core/printable.h"
+#include "util/printable.h"
 
 namespace sluice {
 

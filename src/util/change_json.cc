@@ -1,9 +1,9 @@
-#include "core/change_json.h"
+#include "util/change_json.h"
 
 #include <cstdint>
 #include <ctime>
 
-#include "core/json_writer.h"
+#include "util/json_writer.h"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-#include "core/json_writer.h"
+#include "util/json_writer.h"
 
 #include <algorithm>
 #include <charconv>

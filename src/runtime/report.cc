@@ -1,4 +1,4 @@
-#include "runtime/status.h"
+#include "runtime/report.h"
 
 #include <cmath>
 #include <cstdio>

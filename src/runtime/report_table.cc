@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "runtime/status.h"
+#include "runtime/report.h"
 
 namespace sluice {
 

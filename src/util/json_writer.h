@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "core/value.h"
-#include "core/word_scan.h"
+#include "util/word_scan.h"
 
 namespace sluice {
 

@@ -11,7 +11,7 @@
 
 #include "core/metrics.h"
 #include "core/source.h"
-#include "runtime/config.h"
+#include "runtime/config_model.h"
 
 namespace sluice {
 
