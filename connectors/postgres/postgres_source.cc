@@ -6,8 +6,8 @@
 
 #include "connectors/postgres/conninfo.h"
 #include "connectors/postgres/slot.h"
-#include "util/backoff.h"
 #include "core/state_store.h"
+#include "util/backoff.h"
 
 namespace sluice::pg {
 

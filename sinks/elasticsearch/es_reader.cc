@@ -4,10 +4,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "util/json_diff.h"
 #include "core/scan.h"
 #include "sinks/elasticsearch/es_client.h"
 #include "sinks/elasticsearch/es_sink.h"
+#include "util/json_diff.h"
 
 namespace sluice::es {
 

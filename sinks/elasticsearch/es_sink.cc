@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
-#include "util/change_json.h"
 #include "core/dead_letters.h"
+#include "util/change_json.h"
 #include "util/json_writer.h"
 
 namespace sluice::es {

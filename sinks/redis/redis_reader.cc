@@ -6,9 +6,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "util/json_diff.h"
 #include "core/scan.h"
 #include "sinks/redis/redis_sink.h"
+#include "util/json_diff.h"
 
 namespace sluice::redis {
 

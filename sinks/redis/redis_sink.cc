@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <deque>
 
-#include "util/redact.h"
 #include "sinks/redis/redis_script.h"
+#include "util/redact.h"
 
 namespace sluice::redis {
 

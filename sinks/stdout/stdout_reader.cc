@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "util/change_json.h"
 #include "core/scan.h"
 #include "sinks/stdout/stdout_sink.h"
+#include "util/change_json.h"
 
 namespace sluice {
 

@@ -4,11 +4,16 @@ namespace sluice {
 
 const char* OpName(Op op) {
   switch (op) {
-    case Op::kRead: return "read";
-    case Op::kInsert: return "insert";
-    case Op::kUpdate: return "update";
-    case Op::kDelete: return "delete";
-    case Op::kTruncate: return "truncate";
+    case Op::kRead:
+      return "read";
+    case Op::kInsert:
+      return "insert";
+    case Op::kUpdate:
+      return "update";
+    case Op::kDelete:
+      return "delete";
+    case Op::kTruncate:
+      return "truncate";
   }
   return "unknown";
 }

@@ -14,8 +14,8 @@ namespace sluice {
 class DeadLetters {
  public:
   virtual ~DeadLetters() = default;
-  virtual Status Write(const std::string& pipeline, const std::string& sink,
-                       const Change& change, const std::string& reason) = 0;
+  virtual Status Write(const std::string& pipeline, const std::string& sink, const Change& change,
+                       const std::string& reason) = 0;
 };
 
 }  // namespace sluice

@@ -9,14 +9,22 @@ namespace sluice {
 
 const char* OptionTypeName(OptionType type) {
   switch (type) {
-    case OptionType::kString: return "string";
-    case OptionType::kSecret: return "secret";
-    case OptionType::kInt: return "integer";
-    case OptionType::kBool: return "boolean";
-    case OptionType::kDuration: return "duration";
-    case OptionType::kBytes: return "size";
-    case OptionType::kEnum: return "enum";
-    case OptionType::kList: return "list";
+    case OptionType::kString:
+      return "string";
+    case OptionType::kSecret:
+      return "secret";
+    case OptionType::kInt:
+      return "integer";
+    case OptionType::kBool:
+      return "boolean";
+    case OptionType::kDuration:
+      return "duration";
+    case OptionType::kBytes:
+      return "size";
+    case OptionType::kEnum:
+      return "enum";
+    case OptionType::kList:
+      return "list";
   }
   return "unknown";
 }
@@ -41,7 +49,8 @@ bool SplitNumber(const std::string& text, uint64_t* number, std::string* unit) {
 std::optional<int64_t> ParseInt(const std::string& text) {
   int64_t v = 0;
   auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || text.empty())
+    return std::nullopt;
   return v;
 }
 
@@ -133,16 +142,21 @@ const std::string& Options::String(const std::string& name) const {
 }
 
 int64_t Options::Int(const std::string& name) const { return ParseInt(String(name)).value_or(0); }
-bool Options::Bool(const std::string& name) const { return ParseBool(String(name)).value_or(false); }
+bool Options::Bool(const std::string& name) const {
+  return ParseBool(String(name)).value_or(false);
+}
 std::chrono::milliseconds Options::Duration(const std::string& name) const {
   return ParseDuration(String(name)).value_or(std::chrono::milliseconds(0));
 }
-uint64_t Options::Bytes(const std::string& name) const { return ParseBytes(String(name)).value_or(0); }
+uint64_t Options::Bytes(const std::string& name) const {
+  return ParseBytes(String(name)).value_or(0);
+}
 std::vector<std::string> Options::List(const std::string& name) const {
   return SplitList(String(name));
 }
 
-Options WithDefaults(const std::vector<OptionSpec>& specs, std::map<std::string, std::string> given) {
+Options WithDefaults(const std::vector<OptionSpec>& specs,
+                     std::map<std::string, std::string> given) {
   for (const auto& spec : specs) {
     if (!given.count(spec.name) && !spec.default_value.empty()) {
       given[spec.name] = spec.default_value;

@@ -1,9 +1,9 @@
 #include "runtime/check.h"
 
-#include "util/redact.h"
-#include "runtime/pipeline_parts.h"
 #include "runtime/dead_letter_file.h"
+#include "runtime/pipeline_parts.h"
 #include "runtime/transforms.h"
+#include "util/redact.h"
 
 namespace sluice {
 

@@ -15,11 +15,11 @@
 #include <iterator>
 #include <sstream>
 
-#include "util/printable.h"
-#include "util/redact.h"
 #include "runtime/interpolate.h"
 #include "runtime/listen_address.h"
 #include "runtime/pipe_parser.h"
+#include "util/printable.h"
+#include "util/redact.h"
 
 namespace sluice {
 
@@ -322,8 +322,7 @@ class Loader {
   void CheckListenLoopback(const SourceLocation& where);
   // Where key `key` of a mapping's `entries` was written (it may come from a merge key), or
   // the mapping's own key.
-  SourceLocation EntryAt(const Entry& e, const std::vector<Entry>& entries,
-                         const std::string& key);
+  SourceLocation EntryAt(const Entry& e, const std::vector<Entry>& entries, const std::string& key);
   void LoadReadiness(const Entry& e, ReadinessPolicy* policy);
   void LoadShutdownTimeout(const Entry& e);
   void LoadLimits(const Entry& e);
@@ -592,8 +591,8 @@ void Loader::LoadHttp(const Entry& e, const std::vector<Entry>& entries,
 
 SourceLocation Loader::EntryAt(const Entry& e, const std::vector<Entry>& entries,
                                const std::string& key) {
-  auto it = std::find_if(entries.begin(), entries.end(),
-                         [&](const Entry& x) { return x.key == key; });
+  auto it =
+      std::find_if(entries.begin(), entries.end(), [&](const Entry& x) { return x.key == key; });
   return it == entries.end() ? Loc(e.key_node.Mark()) : Loc(*it);
 }
 
@@ -609,9 +608,8 @@ void Loader::LoadHttpLimits(const Entry& e, const std::vector<Entry>& entries,
       std::string range = duration
                               ? std::to_string(b.min) + "ms and " + std::to_string(b.max) + "ms"
                               : std::to_string(b.min) + " and " + std::to_string(b.max);
-      Error(EntryAt(e, entries, b.spec.name),
-            Quote(b.spec.name) + " in 'http' must be between " + range + ", got " +
-                Quote(it->second));
+      Error(EntryAt(e, entries, b.spec.name), Quote(b.spec.name) + " in 'http' must be between " +
+                                                  range + ", got " + Quote(it->second));
       continue;
     }
     HttpServerLimits& limits = config().http_limits;

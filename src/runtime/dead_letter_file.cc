@@ -8,9 +8,9 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/state_store.h"
 #include "util/change_json.h"
 #include "util/json_writer.h"
-#include "core/state_store.h"
 
 namespace sluice {
 

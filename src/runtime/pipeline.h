@@ -19,8 +19,8 @@
 #include "core/source.h"
 #include "runtime/checkpoint.h"
 #include "runtime/heartbeat.h"
-#include "runtime/sink_metrics.h"
 #include "runtime/report.h"
+#include "runtime/sink_metrics.h"
 #include "runtime/transforms.h"
 
 namespace sluice {

@@ -7,12 +7,12 @@
 #include <thread>
 #include <unordered_set>
 
-#include "util/redact.h"
 #include "core/scan.h"
 #include "runtime/check.h"
-#include "runtime/pipeline_parts.h"
 #include "runtime/dead_letter_file.h"
+#include "runtime/pipeline_parts.h"
 #include "runtime/transforms.h"
+#include "util/redact.h"
 
 namespace sluice {
 

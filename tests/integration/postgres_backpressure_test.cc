@@ -56,8 +56,9 @@ TEST_CASE("PostgresBackpressure: a sink down for long never stalls the server's 
   // The state the stall needs: the walsender blocked writing to sluice's socket (or sluice
   // has closed the connection already).
   auto walsender_blocked = [&] {
-    return !db.Query("SELECT 1 FROM pg_stat_activity WHERE backend_type = 'walsender' AND "
-                     "wait_event = 'ClientWrite' AND datname = current_database()")
+    return !db.Query(
+                  "SELECT 1 FROM pg_stat_activity WHERE backend_type = 'walsender' AND "
+                  "wait_event = 'ClientWrite' AND datname = current_database()")
                 .empty();
   };
   REQUIRE(WaitFor(

@@ -5,10 +5,10 @@
 #include <random>
 #include <thread>
 
-#include "util/change_json.h"
-#include "util/json_writer.h"
 #include "core/lsn.h"
 #include "core/options.h"
+#include "util/change_json.h"
+#include "util/json_writer.h"
 #include "util/printable.h"
 #include "util/redact.h"
 

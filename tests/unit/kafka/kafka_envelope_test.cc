@@ -6,8 +6,8 @@
 
 #include "connectors/kafka/kafka_source.h"
 #include "connectors/kafka/offset_tracker.h"
-#include "util/change_json.h"
 #include "sinks/kafka/kafka_builder.h"
+#include "util/change_json.h"
 
 namespace sluice::kafka {
 namespace {
