@@ -29,10 +29,10 @@ namespace sluice {
 namespace {
 
 std::atomic<int> g_signals{0};
+std::atomic<int> g_reloads{0};
 
 // Blocks SIGINT/SIGTERM/SIGHUP in every thread and takes them on a dedicated one, so no
-// pipeline thread is ever interrupted inside a write. SIGHUP's default action would end the
-// process without draining; it is logged and otherwise left alone.
+// pipeline thread is ever interrupted inside a write. SIGHUP reloads the config.
 void StartSignalThread() {
   sigset_t set;
   sigemptyset(&set);
@@ -46,9 +46,7 @@ void StartSignalThread() {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;
       if (sig == SIGHUP) {
-        spdlog::warn(
-            "SIGHUP received: this version does not reload its config; the running "
-            "pipelines go on unchanged (restart sluice to apply a changed file)");
+        ++g_reloads;
         continue;
       }
       int n = ++g_signals;
@@ -80,7 +78,7 @@ int CmdRun(const std::string& path, const Registry& registry) {
   spdlog::info("sluice {} ({}) starting {} pipeline(s) from {}", Version(), Commit(),
                config.pipelines.size(), path);
   Daemon daemon(std::move(config), registry);
-  int code = daemon.Run(g_signals);
+  int code = daemon.Run(g_signals, g_reloads);
   spdlog::info("sluice exiting with code {}", code);
   return code;
 }
@@ -109,21 +107,61 @@ int CmdVerify(const std::string& path, const VerifyOptions& options, const Regis
   return report.Clean() ? kExitOk : kExitFailure;
 }
 
+// Where a running daemon answers and its token: from --address, the config file's http
+// settings, SLUICE_HTTP_TOKEN, else the default listen address. False: the config is invalid.
+bool EndpointOf(const std::string& path, const std::string& address, const Registry& registry,
+                std::string* listen, std::string* token) {
+  *listen = address;
+  if (!path.empty()) {
+    Config config;
+    if (!LoadOrReport(path, registry, &config)) return false;
+    if (listen->empty()) *listen = config.http_listen;
+    *token = config.http_token;
+  }
+  if (listen->empty()) *listen = Config().http_listen;
+  if (const char* env = std::getenv("SLUICE_HTTP_TOKEN"); env != nullptr && token->empty()) {
+    *token = env;
+  }
+  return true;
+}
+
+// `sluice reload`: asks the running daemon to re-read its config file (POST /reload).
+int CmdReload(const std::string& path, const std::string& address, const Registry& registry) {
+  std::string listen;
+  std::string token;
+  // The running daemon reads the file itself; an invalid one is reported here first.
+  if (!EndpointOf(path, address, registry, &listen, &token)) return kExitUsage;
+  auto answer = CallEndpoint(listen, token, "POST", "/reload", std::chrono::seconds(60));
+  if (!answer.ok()) {
+    std::cerr << "sluice reload: " << answer.status().message() << "\n";
+    return kExitFailure;
+  }
+  nlohmann::json body = nlohmann::json::parse(answer->body, nullptr, false);
+  if (answer->status != 200 || !body.is_object()) {
+    std::cerr << "sluice reload: refused (HTTP " << answer->status << ")\n";
+    if (body.is_object() && body.contains("errors")) {
+      for (const auto& e : body["errors"]) std::cerr << e.get<std::string>() << "\n";
+    } else {
+      std::cerr << answer->body << "\n";
+    }
+    return kExitFailure;
+  }
+  for (const char* key : {"added", "removed", "restarted", "unchanged", "needs_restart"}) {
+    std::string names;
+    for (const auto& n : body.value(key, nlohmann::json::array())) {
+      names += (names.empty() ? "" : ", ") + n.get<std::string>();
+    }
+    if (!names.empty()) std::cout << key << ": " << names << "\n";
+  }
+  return kExitOk;
+}
+
 // `sluice status`: the running daemon's /status, as a table or as JSON.
 int CmdStatus(const std::string& path, const std::string& address, bool json,
               const Registry& registry) {
-  std::string listen = address;
+  std::string listen;
   std::string token;
-  if (!path.empty()) {
-    Config config;
-    if (!LoadOrReport(path, registry, &config)) return kExitUsage;
-    if (listen.empty()) listen = config.http_listen;
-    token = config.http_token;
-  }
-  if (listen.empty()) listen = Config().http_listen;
-  if (const char* env = std::getenv("SLUICE_HTTP_TOKEN"); env != nullptr && token.empty()) {
-    token = env;
-  }
+  if (!EndpointOf(path, address, registry, &listen, &token)) return kExitUsage;
   auto body = FetchEndpoint(listen, token, "/status");
   if (!body.ok()) {
     std::cerr << "sluice status: " << body.status().message() << "\n";
@@ -201,6 +239,12 @@ int Main(int argc, char** argv) {
                    "Re-send what differs through the pipeline's sinks, at the verify position");
   verify->add_option("--wait", wait_seconds,
                      "Seconds to wait for the pipeline to confirm the verify position (300)");
+  auto* reload = app.add_subcommand(
+      "reload",
+      "Make a running sluice re-read its config file (as SIGHUP does) and show what changed");
+  reload->add_option("-c,--config", config_path,
+                     "Config file of the running sluice (for http.listen and http.token)");
+  reload->add_option("--address", address, "HOST:PORT of its endpoints (default: http.listen)");
   auto* version = app.add_subcommand("version", "Print version and build commit");
   auto* plugins = app.add_subcommand("plugins", "List sources and sinks with their options");
 
@@ -221,6 +265,7 @@ int Main(int argc, char** argv) {
     return CmdVerify(config_path, verify_options, registry);
   }
   if (*status) return CmdStatus(config_path, address, json, registry);
+  if (*reload) return CmdReload(config_path, address, registry);
   StartSignalThread();
   return CmdRun(config_path, registry);
 }

@@ -30,7 +30,8 @@ class Reader {
     return true;
   }
   bool ConsumeWord(std::string_view word) {
-    if (static_cast<size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()))
+    if (static_cast<size_t>(end_ - p_) < word.size() ||
+        std::memcmp(p_, word.data(), word.size()) != 0)
       return false;
     p_ += word.size();
     return true;

@@ -17,6 +17,7 @@ namespace sluice::kafka {
 struct TopicPartition {
   std::string topic;
   int32_t partition = 0;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the defaulted comparison
   auto operator<=>(const TopicPartition&) const = default;
 };
 

@@ -195,7 +195,7 @@ Result<PgoutputMessage> DecodeBegin(Reader& r) {
   m.final_lsn = r.LsnAt("final LSN");
   m.commit_time_us = PgTimestampToUnixMicros(r.I64("commit timestamp"));
   m.xid = r.U32("xid");
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeCommit(Reader& r) {
@@ -204,14 +204,14 @@ Result<PgoutputMessage> DecodeCommit(Reader& r) {
   m.commit_lsn = r.LsnAt("commit LSN");
   m.end_lsn = r.LsnAt("end LSN");
   m.commit_time_us = PgTimestampToUnixMicros(r.I64("commit timestamp"));
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeOrigin(Reader& r) {
   OriginMsg m;
   m.commit_lsn = r.LsnAt("origin commit LSN");
   m.name = r.Str("origin name");
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeRelation(Reader& r) {
@@ -234,7 +234,7 @@ Result<PgoutputMessage> DecodeRelation(Reader& r) {
     col.typmod = static_cast<int32_t>(r.U32("column typmod"));
     if (!r.ok()) break;
   }
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeType(Reader& r) {
@@ -242,7 +242,7 @@ Result<PgoutputMessage> DecodeType(Reader& r) {
   m.oid = r.U32("type oid");
   m.schema = r.Str("namespace");
   m.name = r.Str("type name");
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeInsert(Reader& r) {
@@ -250,7 +250,7 @@ Result<PgoutputMessage> DecodeInsert(Reader& r) {
   m.relation_oid = r.U32("relation oid");
   ReadTupleMarker(r, "N");
   ReadTuple(r, &m.new_tuple);
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeUpdate(Reader& r) {
@@ -263,7 +263,7 @@ Result<PgoutputMessage> DecodeUpdate(Reader& r) {
     ReadTupleMarker(r, "N");
   }
   ReadTuple(r, &m.new_tuple);
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeDelete(Reader& r) {
@@ -271,7 +271,7 @@ Result<PgoutputMessage> DecodeDelete(Reader& r) {
   m.relation_oid = r.U32("relation oid");
   m.old_kind = ReadTupleMarker(r, "KO");
   ReadTuple(r, &m.old_tuple);
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeTruncate(Reader& r) {
@@ -284,7 +284,7 @@ Result<PgoutputMessage> DecodeTruncate(Reader& r) {
   }
   if (r.ok()) m.relation_oids.resize(n);
   for (uint32_t& oid : m.relation_oids) oid = r.U32("relation oid");
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeLogical(Reader& r) {
@@ -294,14 +294,14 @@ Result<PgoutputMessage> DecodeLogical(Reader& r) {
   m.prefix = r.Str("prefix");
   uint32_t len = r.U32("content length");
   m.content = r.Bytes(len, "content");
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeStreamStart(Reader& r) {
   StreamStartMsg m;
   m.xid = r.U32("xid");
   m.first_segment = r.U8("first segment flag") == 1;
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeStreamCommit(Reader& r) {
@@ -311,7 +311,7 @@ Result<PgoutputMessage> DecodeStreamCommit(Reader& r) {
   m.commit_lsn = r.LsnAt("commit LSN");
   m.end_lsn = r.LsnAt("end LSN");
   m.commit_time_us = PgTimestampToUnixMicros(r.I64("commit timestamp"));
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeStreamAbort(Reader& r) {
@@ -323,7 +323,7 @@ Result<PgoutputMessage> DecodeStreamAbort(Reader& r) {
     m.abort_lsn = r.LsnAt("abort LSN");
     m.abort_time_us = PgTimestampToUnixMicros(r.I64("abort timestamp"));
   }
-  return Done(r, std::move(m));
+  return Done(r, m);
 }
 
 Result<PgoutputMessage> DecodeBody(char type, Reader& r) {

@@ -367,8 +367,15 @@ void RegisterPostgresSource(Registry& registry) {
        "libpq connection string or URI; the role needs REPLICATION and SELECT on the tables",
        {},
        ConninfoSecrets},  // its password as libpq reads it: hidden in every message
-      {"slot", OptionType::kString, "", false,
-       "Logical replication slot (default sluice_<pipeline>); created if missing"},
+      {"slot",
+       OptionType::kString,
+       "",
+       false,
+       "Logical replication slot (default sluice_<database>_<pipeline>); created if missing. "
+       "{pipeline} in it stands for the pipeline's name; two pipelines may not share one",
+       {},
+       nullptr,
+       true},
       {"publication", OptionType::kString, "", false,
        "Existing publication to use; when unset sluice manages sluice_<pipeline>"},
       {"status_interval", OptionType::kDuration, "10s", false,

@@ -172,4 +172,21 @@ const OptionSpec* FindOption(const std::vector<OptionSpec>& specs, const std::st
   return nullptr;
 }
 
+std::string ExpandPipelineName(const std::string& value, const std::string& pipeline) {
+  static const std::string kPlaceholder = "{pipeline}";
+  std::string name;
+  for (char c : pipeline) {
+    auto u = static_cast<unsigned char>(c);
+    name.push_back(std::isalnum(u) != 0 && u < 0x80 ? static_cast<char>(std::tolower(u)) : '_');
+  }
+  std::string out;
+  size_t from = 0;
+  for (size_t at = value.find(kPlaceholder); at != std::string::npos;
+       at = value.find(kPlaceholder, from)) {
+    out.append(value, from, at - from).append(name);
+    from = at + kPlaceholder.size();
+  }
+  return out.append(value, from, std::string::npos);
+}
+
 }  // namespace sluice

@@ -41,7 +41,15 @@ struct OptionSpec {
   std::vector<std::string> choices;  // for kEnum
   // Unset: a kSecret value is a secret as a whole, any other value holds none.
   SecretParts secrets = nullptr;
+  // The value names something only one pipeline may hold (a replication slot): `{pipeline}`
+  // in it stands for the pipeline's name (ExpandPipelineName), and a config in which two
+  // pipelines of one source end up with the same value is refused.
+  bool one_per_pipeline = false;
 };
+
+// `value` with each `{pipeline}` replaced by `pipeline` lowercased, every character other
+// than an ASCII letter, digit or '_' turned into '_' (so it stays a valid identifier).
+std::string ExpandPipelineName(const std::string& value, const std::string& pipeline);
 
 // Checks `value` against `spec`; the message says what was expected.
 Status ValidateOption(const OptionSpec& spec, const std::string& value);

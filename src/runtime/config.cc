@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <tuple>
 
 #include "runtime/interpolate.h"
 #include "runtime/listen_address.h"
@@ -187,6 +188,9 @@ struct Entry {
   std::string key;
   YAML::Node key_node;
   YAML::Node value;
+  Entry(std::string key_in, const YAML::Node& key_node_in, const YAML::Node& value_in)
+      : key(std::move(key_in)), key_node(key_node_in), value(value_in) {}
+  Entry(const Entry&) = default;
   Entry& operator=(const Entry&) = delete;
 };
 
@@ -339,6 +343,7 @@ class Loader {
                         PipelineConfig* pipeline);
   void ResolveSink(const SinkRefSyntax& syntax, const Text& text, PipelineConfig* pipeline);
   void LoadSourceOptions(const Entry& e, PipelineConfig* pipeline);
+  void CheckOnePerPipeline();
   template <typename T>
   bool ReportParse(const Parsed<T>& parsed, const Text& text) {
     for (const auto& err : parsed.errors) Error(text.At(err.offset), err.message);
@@ -548,6 +553,7 @@ void Loader::LoadRoot(const YAML::Node& root) {
     }
   }
   if (pipelines) LoadPipelines(*pipelines);
+  CheckOnePerPipeline();
   if (config().pipelines.empty() && !pipelines) {
     Error({file(), 1, 1},
           "no pipelines: add a 'pipelines:' section, for example "
@@ -687,8 +693,8 @@ void Loader::LoadLimits(const Entry& e) {
       *target = static_cast<size_t>(*n);
       continue;
     }
-    auto entry =
-        std::find_if(entries.begin(), entries.end(), [&](const Entry& x) { return x.key == name; });
+    auto entry = std::find_if(entries.begin(), entries.end(),
+                              [&key = name](const Entry& x) { return x.key == key; });
     Error(Loc(*entry), std::string("'") + name + "' in 'limits' must be greater than 0, got " +
                            Quote(it->second));
   }
@@ -944,6 +950,30 @@ void Loader::LoadSourceOptions(const Entry& e, PipelineConfig* pipeline) {
   if (plugin == nullptr) return;  // unknown source: already reported
   pipeline->source_options = LoadOptions(Entries(e.value, "option"), plugin->options,
                                          {"option", " for source type " + Quote(source->type)});
+}
+
+// Two pipelines of one source holding the same slot would fight over it at run time (the
+// server answers "replication slot ... already exists" or "is active for PID ...").
+void Loader::CheckOnePerPipeline() {
+  std::map<std::tuple<std::string, std::string, std::string>, const PipelineConfig*> held;
+  for (const PipelineConfig& p : config().pipelines) {
+    const PluginConfig* source = config().FindSource(p.source);
+    const SourcePlugin* plugin = source ? registry_.FindSource(source->type) : nullptr;
+    if (plugin == nullptr) continue;
+    std::map<std::string, std::string> options = PipelineSourceOptions(*source, p, plugin->options);
+    for (const OptionSpec& spec : plugin->options) {
+      auto it = options.find(spec.name);
+      if (!spec.one_per_pipeline || it == options.end() || it->second.empty()) continue;
+      auto [at, fresh] = held.emplace(std::make_tuple(source->name, spec.name, it->second), &p);
+      if (fresh) continue;
+      const PipelineConfig& first = *at->second;
+      Error(p.where, "pipelines " + Quote(first.name) + " (" + Diagnostic{first.where, ""}.Where() +
+                         ") and " + Quote(p.name) + " both use " + spec.name + " " +
+                         Quote(it->second) + " of source " + Quote(source->name) + ": a " +
+                         spec.name + " serves one pipeline; leave " + spec.name +
+                         " unset for a default per pipeline, or put {pipeline} in it");
+    }
+  }
 }
 
 }  // namespace

@@ -4,18 +4,31 @@
 
 namespace sluice {
 
-std::string Diagnostic::ToString() const {
-  const std::string name = Printable(where.file);
-  if (where.line <= 0) return name + ": " + message;
-  return name + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
-         message;
+std::string Diagnostic::Where() const {
+  std::string name = Printable(where.file);
+  if (where.line <= 0) return name;
+  return name + ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
 }
+
+std::string Diagnostic::ToString() const { return Where() + ": " + message; }
 
 const PluginConfig* Config::FindSource(const std::string& name) const {
   for (const auto& s : sources) {
     if (s.name == name) return &s;
   }
   return nullptr;
+}
+
+std::map<std::string, std::string> PipelineSourceOptions(const PluginConfig& source,
+                                                         const PipelineConfig& pipeline,
+                                                         const std::vector<OptionSpec>& specs) {
+  std::map<std::string, std::string> out = source.options;
+  for (const auto& [k, v] : pipeline.source_options) out[k] = v;
+  for (auto& [k, v] : out) {
+    const OptionSpec* spec = FindOption(specs, k);
+    if (spec != nullptr && spec->one_per_pipeline) v = ExpandPipelineName(v, pipeline.name);
+  }
+  return out;
 }
 
 const PluginConfig* Config::FindSink(const std::string& name) const {

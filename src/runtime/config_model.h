@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/options.h"
 #include "core/source.h"
 #include "runtime/http_limits.h"
 
@@ -25,6 +26,8 @@ struct Diagnostic {
   SourceLocation where;
   std::string message;
   std::string ToString() const;
+  // "sluice.yaml:12:30" (the file alone when there is no line).
+  std::string Where() const;
 };
 
 // A named `sources:` or `sinks:` entry.
@@ -105,5 +108,12 @@ struct Config {
   const PluginConfig* FindSource(const std::string& name) const;
   const PluginConfig* FindSink(const std::string& name) const;
 };
+
+// The options `pipeline` gives its source: the `sources:` entry's, overridden by the
+// pipeline's `source_options:`, with `{pipeline}` expanded in those `specs` marks
+// one_per_pipeline. Defaults are not filled in.
+std::map<std::string, std::string> PipelineSourceOptions(const PluginConfig& source,
+                                                         const PipelineConfig& pipeline,
+                                                         const std::vector<OptionSpec>& specs);
 
 }  // namespace sluice

@@ -20,6 +20,7 @@ struct HttpServerLimits {
   std::chrono::milliseconds idle_timeout{10000};
   size_t max_header_bytes = 16 << 10;  // request line and headers; beyond: 431
   size_t max_body_bytes = 64 << 10;    // Content-Length beyond it: 413
+  bool operator==(const HttpServerLimits&) const = default;
 };
 
 }  // namespace sluice

@@ -32,18 +32,20 @@ HttpResponse Json(int status, const nlohmann::json& body) {
   return r;
 }
 
-enum class Endpoint { kHealth, kReady, kMetrics, kStatus };
+enum class Endpoint { kHealth, kReady, kMetrics, kStatus, kReload };
 
 struct Route {
   const char* path;
   Endpoint endpoint;
-  bool needs_token;  // reveals configuration: pipeline and sink names, positions
+  bool needs_token;   // reveals configuration (names, positions) or changes what runs
+  bool post = false;  // POST only (it changes something); otherwise GET and HEAD
 };
 
 constexpr Route kRoutes[] = {{"/healthz", Endpoint::kHealth, false},
                              {"/readyz", Endpoint::kReady, false},
                              {"/metrics", Endpoint::kMetrics, true},
-                             {"/status", Endpoint::kStatus, true}};
+                             {"/status", Endpoint::kStatus, true},
+                             {"/reload", Endpoint::kReload, true, true}};
 
 }  // namespace
 
@@ -70,12 +72,21 @@ void HttpServer::Handle(HttpRequest request, HttpReply reply) {
   if (route == nullptr) {
     return reply.Send(Json(404, {{"error", "no endpoint " + request.path +
                                                " (endpoints: /healthz, /readyz, /metrics, "
-                                               "/status)"}}));
+                                               "/status, POST /reload)"}}));
   }
-  if (request.method != "GET" && request.method != "HEAD") {
-    HttpResponse r = Json(405, {{"error", request.path + " answers GET and HEAD only"}});
-    r.headers.emplace_back("Allow", "GET, HEAD");
+  bool method_ok =
+      route->post ? request.method == "POST" : request.method == "GET" || request.method == "HEAD";
+  if (!method_ok) {
+    const char* allow = route->post ? "POST" : "GET, HEAD";
+    HttpResponse r = Json(405, {{"error", request.path + " answers " + allow + " only"}});
+    r.headers.emplace_back("Allow", allow);
     return reply.Send(std::move(r));
+  }
+  // A web page may send a plain POST to a loopback address without asking first; browsers
+  // always say where it came from, command-line clients do not.
+  if (route->post && !request.Header("Origin").empty()) {
+    return reply.Send(Json(403, {{"error", request.path + " refuses requests from web pages "
+                                                          "(the request has an Origin header)"}}));
   }
   if (route->needs_token && !Authorized(request)) {
     HttpResponse r =
@@ -99,6 +110,10 @@ void HttpServer::Handle(HttpRequest request, HttpReply reply) {
     case Endpoint::kStatus:
       return reports_.Submit(
           [reply](const DaemonReport& report) { reply.Send(Json(200, StatusJson(report))); });
+    case Endpoint::kReload:
+      if (!handlers_.reload) return reply.Send(Json(404, {{"error", "no endpoint /reload"}}));
+      return handlers_.reload(
+          [reply](int status, const nlohmann::json& body) { reply.Send(Json(status, body)); });
     case Endpoint::kMetrics:
       return scrapes_.Submit([reply](const std::string& text) {
         HttpResponse r;
@@ -136,8 +151,9 @@ Status HttpServer::Start() {
                                    ", which is not a loopback address, and http.token is not set");
   }
   port_ = bound.port();
-  spdlog::info("http: listening on {} (/healthz /readyz /metrics /status{})", bound.ToString(),
-               settings_.token.empty() ? "" : "; /metrics and /status need the token");
+  spdlog::info("http: listening on {} (/healthz /readyz /metrics /status, POST /reload{})",
+               bound.ToString(),
+               settings_.token.empty() ? "" : "; all but /healthz and /readyz need the token");
   return Status::Ok();
 }
 
@@ -149,8 +165,9 @@ void HttpServer::Stop() {
   scrapes_.Stop();
 }
 
-Result<std::string> FetchEndpoint(const std::string& listen, const std::string& token,
-                                  const std::string& path) {
+Result<HttpAnswer> CallEndpoint(const std::string& listen, const std::string& token,
+                                const std::string& method, const std::string& path,
+                                std::chrono::seconds timeout) {
   // ":8080" means this machine, as "0.0.0.0:8080" does.
   Result<ListenSpec> spec = ParseListen(listen.rfind(':', 0) == 0 ? "127.0.0.1" + listen : listen);
   if (!spec.ok()) return spec.status();
@@ -159,18 +176,25 @@ Result<std::string> FetchEndpoint(const std::string& listen, const std::string& 
   if (host == "::") host = "::1";
   httplib::Client client(host, spec->port);
   client.set_connection_timeout(5, 0);
-  client.set_read_timeout(10, 0);
+  client.set_read_timeout(timeout);
   if (!token.empty()) client.set_bearer_token_auth(token);
-  auto res = client.Get(path.c_str());
+  auto res = method == "POST" ? client.Post(path, "", "application/json") : client.Get(path);
   if (!res) {
     return Status::Unavailable("cannot reach sluice at " + listen + ": " +
                                httplib::to_string(res.error()));
   }
-  if (res->status != 200) {
-    return Status::Unavailable(path + " answered HTTP " + std::to_string(res->status) + ": " +
-                               res->body);
+  return HttpAnswer{res->status, res->body};
+}
+
+Result<std::string> FetchEndpoint(const std::string& listen, const std::string& token,
+                                  const std::string& path) {
+  Result<HttpAnswer> answer = CallEndpoint(listen, token, "GET", path, std::chrono::seconds(10));
+  if (!answer.ok()) return answer.status();
+  if (answer->status != 200) {
+    return Status::Unavailable(path + " answered HTTP " + std::to_string(answer->status) + ": " +
+                               answer->body);
   }
-  return res->body;
+  return answer->body;
 }
 
 }  // namespace sluice

@@ -13,8 +13,10 @@
 // when they can. cpp-httplib stays the client (FetchEndpoint) and in tests.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/metrics.h"
@@ -39,6 +41,9 @@ struct HttpSettings {
 struct HttpHandlers {
   std::function<DaemonReport()> report;
   std::function<std::string()> metrics;  // Prometheus text
+  // POST /reload: starts a reload and calls `answer` (any thread) with the HTTP status and
+  // body once it is done. Unset: 404.
+  std::function<void(std::function<void(int status, nlohmann::json body)> answer)> reload;
 };
 
 // Owned by the daemon, which keeps what the handlers read alive until Stop() returns.
@@ -74,6 +79,17 @@ class HttpServer {
   std::unique_ptr<HttpLoop> loop_;
   int port_ = 0;
 };
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+
+// Sends `method` (GET or POST, empty body) for `path` to a running sluice whose http.listen
+// is `listen`, with the bearer token when one is given; any HTTP status is an answer.
+Result<HttpAnswer> CallEndpoint(const std::string& listen, const std::string& token,
+                                const std::string& method, const std::string& path,
+                                std::chrono::seconds timeout);
 
 // GETs `path` from a running sluice whose http.listen is `listen` (0.0.0.0 and :: are
 // reached through loopback), with the bearer token when one is given. The body on 200.

@@ -25,7 +25,8 @@ Result<PipelineParts> BuildPipelineParts(const Config& config, const PipelineCon
   SourceContext sctx;
   sctx.pipeline = pipeline.name;
   sctx.source = src->name;
-  sctx.options = WithDefaults(src_plugin->options, Merge(src->options, pipeline.source_options));
+  sctx.options =
+      WithDefaults(src_plugin->options, PipelineSourceOptions(*src, pipeline, src_plugin->options));
   sctx.tables = pipeline.tables;
   sctx.state = parts.state.get();
   sctx.batch_max_changes = config.batch_max_changes;

@@ -75,7 +75,7 @@ std::vector<std::string> NotReadyReasons(const PipelineReport& p, bool stopping)
     return {p.failure.empty() ? std::string("stopped") : "failed: " + p.failure};
   }
   std::vector<std::string> out;
-  if (stopping) out.push_back("shutting down");
+  if (stopping) out.emplace_back("shutting down");
   const std::string detail = p.detail.empty() ? "" : ": " + p.detail;
   switch (p.phase) {
     case SourcePhase::kStarting:

@@ -6,6 +6,7 @@
 
 #include "core/dead_letters.h"
 #include "sinks/elasticsearch/es_sink.h"
+#include "support/changes.h"
 #include "support/es_target.h"
 #include "support/test_env.h"
 
@@ -28,32 +29,18 @@ struct CapturedDeadLetters : DeadLetters {
 };
 
 std::shared_ptr<const TableId> Items() {
-  static auto t = std::make_shared<const TableId>(TableId{"shop", "public", "items"});
+  static auto t = MakeTable("shop", "public", "items");
   return t;
 }
 
 Change Put(int id, const std::string& name, uint64_t lsn, uint64_t seq = 1, Op op = Op::kInsert) {
-  Change c;
-  c.op = op;
-  c.table = Items();
-  c.key = {{"id", Value::Of(ValueKind::kInt, std::to_string(id))}};
-  c.after = Row{{"id", Value::Of(ValueKind::kInt, std::to_string(id))},
-                {"name", Value::Of(ValueKind::kString, name)},
-                {"qty", Value::Of(ValueKind::kInt, std::to_string(id % 10))}};
-  c.position = {Lsn(lsn), seq};
-  return c;
+  return KeyedChange(
+      op, Items(), id, lsn, seq,
+      Row{{"id", IntValue(id)}, {"name", StrValue(name)}, {"qty", IntValue(id % 10)}});
 }
 
 Change Del(int id, uint64_t lsn, uint64_t seq = 1) {
-  Change c = Put(id, "", lsn, seq, Op::kDelete);
-  c.after.reset();
-  return c;
-}
-
-Batch MakeBatch(std::vector<Change> changes) {
-  Batch b;
-  b.changes = std::move(changes);
-  return b;
+  return KeyedChange(Op::kDelete, Items(), id, lsn, seq);
 }
 
 struct Harness {

@@ -12,6 +12,7 @@
 
 #include "connectors/kafka/kafka_source.h"
 #include "core/dead_letters.h"
+#include "support/changes.h"
 #include "support/kafka_mock.h"
 #include "support/test_env.h"
 
@@ -33,19 +34,13 @@ struct CapturedDeadLetters : DeadLetters {
 };
 
 std::shared_ptr<const TableId> Items() {
-  static auto t = std::make_shared<const TableId>(TableId{"shop", "public", "items"});
+  static auto t = MakeTable("shop", "public", "items");
   return t;
 }
 
 Change Put(int id, const std::string& name, uint64_t lsn, uint64_t seq = 0) {
-  Change c;
-  c.op = Op::kInsert;
-  c.table = Items();
-  c.key = {{"id", Value::Of(ValueKind::kInt, std::to_string(id))}};
-  c.after = Row{{"id", Value::Of(ValueKind::kInt, std::to_string(id))},
-                {"name", Value::Of(ValueKind::kString, name)}};
-  c.position = {Lsn(lsn), seq};
-  return c;
+  return KeyedChange(Op::kInsert, Items(), id, lsn, seq,
+                     Row{{"id", IntValue(id)}, {"name", StrValue(name)}});
 }
 
 Batch Changes(int first_lsn, int count, int keys = 50) {

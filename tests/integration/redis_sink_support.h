@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sinks/redis/redis_sink.h"
+#include "support/changes.h"
 #include "support/test_env.h"
 
 namespace sluice::redis::test {
@@ -77,35 +78,21 @@ inline const std::shared_ptr<const TableId> kTable =
 inline std::string PosKeyOf(const std::string& key) { return "sluice:pos:src.public.items:" + key; }
 
 inline Change Upsert(int id, Row after, uint64_t lsn, uint64_t seq = 1) {
-  Change c;
-  c.op = Op::kUpdate;
-  c.table = kTable;
-  c.key = {{"id", Value::Of(ValueKind::kInt, std::to_string(id))}};
-  c.after = std::move(after);
-  c.position = {Lsn(lsn), seq};
-  return c;
+  return sluice::test::KeyedChange(Op::kUpdate, kTable, id, lsn, seq, std::move(after));
 }
 
 inline Row ItemRow(int id, const std::string& name, const std::string& body = "b") {
-  return {{"id", Value::Of(ValueKind::kInt, std::to_string(id))},
-          {"name", Value::Of(ValueKind::kString, name)},
-          {"body", Value::Of(ValueKind::kString, body)}};
+  return {{"id", sluice::test::IntValue(id)},
+          {"name", sluice::test::StrValue(name)},
+          {"body", sluice::test::StrValue(body)}};
 }
 
 inline Change Delete(int id, uint64_t lsn, uint64_t seq = 1) {
-  Change c;
-  c.op = Op::kDelete;
-  c.table = kTable;
-  c.key = {{"id", Value::Of(ValueKind::kInt, std::to_string(id))}};
-  c.position = {Lsn(lsn), seq};
-  return c;
+  return sluice::test::KeyedChange(Op::kDelete, kTable, id, lsn, seq);
 }
 
 inline Batch MakeBatch(uint64_t id, std::vector<Change> changes) {
-  Batch b;
-  b.id = id;
-  b.changes = std::move(changes);
-  return b;
+  return sluice::test::MakeBatch(std::move(changes), id);
 }
 
 inline std::unique_ptr<RedisSink> MakeSink(int db, Format format, const std::string& key_template,

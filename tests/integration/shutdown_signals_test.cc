@@ -108,8 +108,10 @@ TEST_CASE("Shutdown: a second SIGTERM exits at once with code 3 and a restart lo
   CHECK(sluice->Wait(seconds(30)) == 0);
 }
 
-TEST_CASE("Shutdown: SIGHUP is logged, the pipelines go on, and SIGTERM then exits 0",
-          "[integration][shutdown]") {
+TEST_CASE(
+    "Shutdown: SIGHUP reloads an unchanged config, the pipelines go on, and SIGTERM then "
+    "exits 0",
+    "[integration][shutdown]") {
   TestDb db("it_shutdown_sighup");
   CreateItems(db, 100);
   TempDir dir("shutdown-sighup");
@@ -119,6 +121,7 @@ TEST_CASE("Shutdown: SIGHUP is logged, the pipelines go on, and SIGTERM then exi
   REQUIRE(WaitFor([&] { return LogHas(dir, "pipeline items: streaming"); }, seconds(60)));
   sluice->Signal(SIGHUP);
   REQUIRE(WaitFor([&] { return LogHas(dir, "SIGHUP received"); }, seconds(10)));
+  REQUIRE(WaitFor([&] { return LogHas(dir, "unchanged items"); }, seconds(10)));
   CHECK(sluice->Running());
   // Still streaming: a change made after the signal arrives.
   size_t lines = CountLines(dir.File("out.jsonl"));

@@ -7,7 +7,7 @@
 
 namespace sluice {
 
-TEST_CASE("StateStore: atomic replace; a crash before rename leaves the old state",
+TEST_CASE("StateStore: atomic replace, a crash before rename leaves the old state",
           "[unit][state]") {
   char tmpl[] = "/tmp/sluice-state-XXXXXX";
   REQUIRE(mkdtemp(tmpl) != nullptr);

@@ -7,13 +7,14 @@
 #include "connectors/kafka/kafka_source.h"
 #include "connectors/kafka/offset_tracker.h"
 #include "sinks/kafka/kafka_builder.h"
+#include "support/changes.h"
 #include "util/change_json.h"
 
 namespace sluice::kafka {
 namespace {
 
 std::shared_ptr<const TableId> Items() {
-  static auto t = std::make_shared<const TableId>(TableId{"shop", "public", "items"});
+  static auto t = test::MakeTable("shop", "public", "items");
   return t;
 }
 
@@ -21,10 +22,7 @@ Value Int(const char* v) { return Value::Of(ValueKind::kInt, v); }
 Value Str(const char* v) { return Value::Of(ValueKind::kString, v); }
 
 Change Sample(Op op) {
-  Change c;
-  c.op = op;
-  c.table = Items();
-  c.key = {{"id", Int("7")}};
+  Change c = test::KeyedChange(op, Items(), 7, 0x16B3748, 2);
   if (op != Op::kDelete) {
     c.after = Row{{"id", Int("7")},
                   {"name", Str("seven \"quoted\"\n")},
@@ -35,7 +33,6 @@ Change Sample(Op op) {
                   {"gone", Value::Null()},
                   {"body", Value::Unchanged()}};
   }
-  c.position = {Lsn(0x16B3748), 2};
   c.commit_time_us = 1795000000123456;
   c.xid = 731;
   return c;

@@ -17,18 +17,24 @@ OptionSpec Opt(std::string name, OptionType type, bool required = false) {
   return spec;
 }
 
+OptionSpec SlotOpt() {
+  OptionSpec spec = Opt("slot", OptionType::kString);
+  spec.one_per_pipeline = true;
+  return spec;
+}
+
 // Fake plugins: the loader only reads their option tables; `create` is never called.
 const Registry& TestRegistry() {
   static const Registry registry = [] {
     Registry r;
-    r.AddSource({"postgres",
-                 "fake",
-                 {Opt("dsn", OptionType::kString, true), Opt("slot", OptionType::kString),
-                  Opt("publication", OptionType::kString), Opt("batch", OptionType::kInt),
-                  Opt("include", OptionType::kList)},
-                 [](const SourceContext&) -> Result<std::unique_ptr<Source>> {
-                   return Status::Internal("fake");
-                 }});
+    r.AddSource(
+        {"postgres",
+         "fake",
+         {Opt("dsn", OptionType::kString, true), SlotOpt(), Opt("publication", OptionType::kString),
+          Opt("batch", OptionType::kInt), Opt("include", OptionType::kList)},
+         [](const SourceContext&) -> Result<std::unique_ptr<Source>> {
+           return Status::Internal("fake");
+         }});
     auto no_sink = [](const SinkContext&) -> Result<std::unique_ptr<Sink>> {
       return Status::Internal("fake");
     };
@@ -707,6 +713,60 @@ pipelines:
     CHECK(bad.errors[0].ToString() == "test.yaml:5:45: option 'url' is not a test URL");
     CHECK(Redact("x refused-91 y") == "x *** y");
   }
+}
+
+TEST_CASE("Config: two pipelines of one source may not share a slot, {pipeline} gives each its own",
+          "[unit][config]") {
+  const std::string shared = R"(sources:
+  shop:
+    type: postgres
+    dsn: "host=db"
+    slot: app_slot
+sinks:
+  out:
+    type: stdout
+pipelines:
+  orders: shop.public.orders | out
+  users: shop.public.users | out
+  other:
+    from: shop.public.items
+    to: out
+    source_options: { slot: own }
+)";
+  LoadResult r = Load(shared);
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].where.line == 11);
+  CHECK(r.errors[0].message ==
+        "pipelines 'orders' (test.yaml:10:3) and 'users' both use slot 'app_slot' of source "
+        "'shop': a slot serves one pipeline; leave slot unset for a default per pipeline, or "
+        "put {pipeline} in it");
+
+  std::string placeholder = shared;
+  placeholder.replace(placeholder.find("app_slot"), 8, "app_{pipeline}");
+  LoadResult ok = Load(placeholder);
+  INFO(AllErrors(ok));
+  REQUIRE(ok.ok());
+  const Config& c = ok.config;
+  CHECK(PipelineSourceOptions(*c.FindSource("shop"), c.pipelines[1], {SlotOpt()}).at("slot") ==
+        "app_users");
+  // A pipeline's own source_options override the source's.
+  CHECK(PipelineSourceOptions(*c.FindSource("shop"), c.pipelines[2], {SlotOpt()}).at("slot") ==
+        "own");
+
+  std::string same_override = shared;
+  same_override.replace(same_override.find("app_slot"), 8, "own");
+  same_override.replace(same_override.find("  users: shop.public.users | out\n"), 33, "");
+  LoadResult clash = Load(same_override);
+  REQUIRE(clash.errors.size() == 1);
+  CHECK(clash.errors[0].message.find("'orders' (test.yaml:10:3) and 'other' both use slot 'own'") !=
+        std::string::npos);
+}
+
+TEST_CASE("Config: {pipeline} expands to an identifier-safe form of the name", "[unit][config]") {
+  CHECK(ExpandPipelineName("sluice_{pipeline}", "Orders-EU.v2") == "sluice_orders_eu_v2");
+  CHECK(ExpandPipelineName("{pipeline}_{pipeline}", "a") == "a_a");
+  CHECK(ExpandPipelineName("fixed", "a") == "fixed");
+  CHECK(ExpandPipelineName("{pipe}", "a") == "{pipe}");
 }
 
 }  // namespace sluice

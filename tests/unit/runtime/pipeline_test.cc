@@ -3,13 +3,16 @@
 #include "runtime/pipeline.h"
 
 #include <catch2/catch.hpp>
+#include <condition_variable>
 #include <mutex>
-#include <thread>
+
+#include "support/changes.h"
+#include "support/test_env.h"
 
 namespace sluice {
 namespace {
 
-using std::chrono::milliseconds;
+using std::chrono::seconds;
 
 // Emits `batches` batches of one insert each, batch i carrying checkpoint LSN i*10; then
 // waits for stop. Records what was confirmed.
@@ -18,22 +21,16 @@ class ScriptedSource : public Source {
   explicit ScriptedSource(int batches) : batches_(batches) {}
   Status Check() override { return Status::Ok(); }
   Status Run(BatchEmitter& out, const std::atomic<bool>& stop) override {
-    auto table = std::make_shared<const TableId>(TableId{"s", "public", "t"});
+    auto table = test::MakeTable("s", "public", "t");
     for (int i = 1; i <= batches_ && !stop; ++i) {
-      Batch b;
-      Change c;
-      c.op = Op::kInsert;
-      c.table = table;
-      c.key = {{"id", Value::Of(ValueKind::kInt, std::to_string(i))}};
+      Change c = test::KeyedChange(Op::kInsert, table, i, static_cast<uint64_t>(i) * 10);
       c.after = c.key;
-      c.position = Position{Lsn(static_cast<uint64_t>(i) * 10), 1};
-      b.bytes = c.ApproxBytes();
-      b.changes.push_back(std::move(c));
+      Batch b = test::MakeBatch({std::move(c)});
       b.checkpoint = Checkpoint{Lsn(static_cast<uint64_t>(i) * 10), 0};
       if (!out.Emit(std::move(b), [this] { ++waits; })) return Status::Cancelled("stop");
       emitted = i;
     }
-    while (!stop) std::this_thread::sleep_for(milliseconds(2));
+    test::WaitFor([&] { return stop.load(); }, std::chrono::hours(1));
     return Status::Cancelled("stop");
   }
   void Confirm(const Checkpoint& cp) override {
@@ -64,8 +61,8 @@ class FakeSink : public Sink {
       --writes;
       return permanent ? Status::Internal("boom") : Status::Unavailable("try later");
     }
-    while (blocked) std::this_thread::sleep_for(milliseconds(1));
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
+    unblocked.wait(lock, [this] { return !blocked; });
     for (const auto& c : b.changes) applied.push_back(c.position.lsn.value());
     return Status::Ok();
   }
@@ -77,11 +74,24 @@ class FakeSink : public Sink {
   int fail_at = -1;
   int fail_times = 0;
   bool permanent = false;
-  std::atomic<bool> blocked{false};
+  // While set, Write waits (holding the batch) until Unblock().
+  void Block() {
+    std::lock_guard lock(mu);
+    blocked = true;
+  }
+  void Unblock() {
+    {
+      std::lock_guard lock(mu);
+      blocked = false;
+    }
+    unblocked.notify_all();
+  }
   std::atomic<int> writes{0};
 
  private:
   std::mutex mu;
+  std::condition_variable unblocked;
+  bool blocked = false;
   std::vector<uint64_t> applied;
 };
 
@@ -106,14 +116,11 @@ Harness Make(int batches, int num_sinks, PipelineLimits limits = {}) {
   return h;
 }
 
-bool Eventually(const std::function<bool()>& cond) {
-  for (int i = 0; i < 2500 && !cond(); ++i) std::this_thread::sleep_for(milliseconds(2));
-  return cond();
-}
+bool Eventually(const std::function<bool()>& cond) { return test::WaitFor(cond, seconds(5)); }
 
 }  // namespace
 
-TEST_CASE("Pipeline: every sink applies every batch in order; the last commit is confirmed",
+TEST_CASE("Pipeline: every sink applies every batch in order, the last commit is confirmed",
           "[unit][pipeline]") {
   auto h = Make(50, 2);
   h.pipeline->Start();
@@ -137,11 +144,11 @@ TEST_CASE("Pipeline: a transient write failure is retried and nothing is confirm
   auto h = Make(10, 2);
   h.sinks[1]->fail_at = 5;
   h.sinks[1]->fail_times = 3;
-  h.sinks[1]->blocked = true;  // hold sink 1 so we can look at the confirms first
+  h.sinks[1]->Block();  // hold sink 1 so we can look at the confirms first
   h.pipeline->Start();
   REQUIRE(Eventually([&] { return h.sinks[0]->Applied().size() == 10; }));
   CHECK(h.source->Confirmed().empty());  // sink 1 made nothing durable yet
-  h.sinks[1]->blocked = false;
+  h.sinks[1]->Unblock();
   REQUIRE(Eventually([&] {
     auto c = h.source->Confirmed();
     return !c.empty() && c.back() == 100;
@@ -169,12 +176,12 @@ TEST_CASE("Pipeline: a permanent sink error fails the pipeline without confirmin
 TEST_CASE("Pipeline: a stalled sink fills the bounded queue and stops the source",
           "[unit][pipeline]") {
   auto h = Make(1000, 1, PipelineLimits{4, 1 << 20});
-  h.sinks[0]->blocked = true;
+  h.sinks[0]->Block();
   h.pipeline->Start();
   REQUIRE(Eventually([&] { return h.source->waits > 0; }));  // the source is held back...
   int emitted = h.source->emitted;
   CHECK(emitted <= 4 + 2);  // ...with at most the queue, the batch in the sink, the one offered
-  h.sinks[0]->blocked = false;
+  h.sinks[0]->Unblock();
   REQUIRE(Eventually([&] { return h.sinks[0]->Applied().size() == 1000; }));
   h.pipeline->RequestStop();
   CHECK(h.pipeline->Wait().ok());

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "runtime/pipe_parser.h"
+#include "support/changes.h"
 
 namespace sluice {
 namespace {
@@ -21,12 +22,9 @@ std::vector<std::string> Names(const Row& row) {
 }
 
 Change MakeChange(Op op, Row after) {
-  Change c;
-  c.op = op;
-  c.table = std::make_shared<const TableId>(TableId{"shop", "public", "t"});
-  c.key = {Int("id", "1")};
-  if (op != Op::kDelete && op != Op::kTruncate) c.after = std::move(after);
-  return c;
+  bool has_row = op != Op::kDelete && op != Op::kTruncate;
+  return test::KeyedChange(op, test::MakeTable("shop", "public", "t"), 1, 0, 0,
+                           has_row ? std::optional<Row>(std::move(after)) : std::nullopt);
 }
 
 std::unique_ptr<Transform> Build(std::string_view text) {

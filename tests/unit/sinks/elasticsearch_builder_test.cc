@@ -5,26 +5,22 @@
 #include "sinks/elasticsearch/es_builder.h"
 #include "sinks/elasticsearch/es_client.h"
 #include "sinks/elasticsearch/es_options.h"
+#include "support/changes.h"
 
 namespace sluice::es {
 namespace {
 
 using nlohmann::json;
+using test::IntValue;
+using test::StrValue;
 
-std::shared_ptr<const TableId> Table() {
-  return std::make_shared<const TableId>(TableId{"shop", "public", "Products"});
-}
+std::shared_ptr<const TableId> Table() { return test::MakeTable("shop", "public", "Products"); }
 
 Change Upsert(int64_t id, const std::string& name, uint64_t lsn, uint64_t seq = 1) {
-  Change c;
-  c.op = Op::kUpdate;
-  c.table = Table();
-  c.key = {{"id", Value::Of(ValueKind::kInt, std::to_string(id))}};
-  c.after = Row{{"id", Value::Of(ValueKind::kInt, std::to_string(id))},
-                {"name", Value::Of(ValueKind::kString, name)},
-                {"price", Value::Of(ValueKind::kNumeric, "1.50")}};
-  c.position = {Lsn(lsn), seq};
-  return c;
+  return test::KeyedChange(Op::kUpdate, Table(), id, lsn, seq,
+                           Row{{"id", IntValue(id)},
+                               {"name", StrValue(name)},
+                               {"price", Value::Of(ValueKind::kNumeric, "1.50")}});
 }
 
 EsSinkOptions Defaults(const std::string& target = "products") {

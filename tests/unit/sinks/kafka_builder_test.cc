@@ -4,13 +4,15 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/changes.h"
+
 namespace sluice::kafka {
 namespace {
 
 using nlohmann::json;
 
 std::shared_ptr<const TableId> Items() {
-  static auto t = std::make_shared<const TableId>(TableId{"shop", "public", "items"});
+  static auto t = test::MakeTable("shop", "public", "items");
   return t;
 }
 
@@ -18,15 +20,11 @@ Value Int(const char* v) { return Value::Of(ValueKind::kInt, v); }
 Value Str(const char* v) { return Value::Of(ValueKind::kString, v); }
 
 Change Upsert(Op op) {
-  Change c;
-  c.op = op;
-  c.table = Items();
-  c.key = {{"id", Int("7")}};
+  Change c = test::KeyedChange(op, Items(), 7, 0x16B3748, 2);
   c.after = Row{{"id", Int("7")},
                 {"name", Str("seven")},
                 {"price", Value::Of(ValueKind::kNumeric, "1.250")},
                 {"body", Value::Unchanged()}};
-  c.position = {Lsn(0x16B3748), 2};
   c.commit_time_us = 1795000000123456;
   c.xid = 731;
   return c;

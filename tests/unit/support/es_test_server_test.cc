@@ -243,7 +243,7 @@ TEST_CASE("EsTestServer: auth and recorded headers", "[unit][es-server]") {
 }
 
 TEST_CASE(
-    "EsTestServer: _search sees the last refresh; scroll pages a frozen result "
+    "EsTestServer: _search sees the last refresh, scroll pages a frozen result "
     "(search-search, scroll-search-results, clear-scroll-api)",
     "[unit][es-server]") {
   EsTestServer s;
