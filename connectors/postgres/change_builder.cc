@@ -13,22 +13,47 @@ template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 }  // namespace
 
-Status ChangeBuilder::OnRelation(const RelationMsg& m) {
+namespace {
+
+// "name type[(typmod)][ key]", with the type's OID: what a Relation message says of a column.
+std::string Layout(const RelationColumn& c) {
+  std::string out = c.name + " " + std::to_string(c.type_oid);
+  if (c.typmod >= 0) out += "(" + std::to_string(c.typmod) + ")";
+  return c.key ? out + " key" : out;
+}
+
+}  // namespace
+
+Status ChangeBuilder::OnRelation(const RelationMsg& m, Effect* effect) {
   Relation rel;
   rel.table = std::make_shared<const TableId>(TableId{source_, m.schema, m.name});
   rel.held = held_.count({m.schema, m.name}) > 0;
+  for (const RelationColumn& c : m.columns) rel.layout.push_back(Layout(c));
+  rel.layout.push_back(std::string("replica identity ") + m.replica_identity);
+  auto previous = relations_.find(m.oid);
+  bool changed = previous != relations_.end() && previous->second.layout != rel.layout;
+  if (changed) effect->schema_change = SchemaChange{rel.table, previous->second.layout, rel.layout};
+  // The catalog's key (read at start) serves tables whose replica identity flags every
+  // column (FULL); once a table's key columns change, the message's flags are the truth.
   auto known = keys_.find({m.schema, m.name});
+  bool use_known = known != keys_.end() && (!changed || m.replica_identity == 'f');
   for (size_t i = 0; i < m.columns.size(); ++i) {
     const RelationColumn& c = m.columns[i];
     rel.names.push_back(c.name);
     rel.types.push_back(ResolveColumnType(types_, c.type_oid));
-    if (known == keys_.end() && c.key) rel.key_index.push_back(i);
   }
-  if (known != keys_.end()) {
+  if (use_known) {
     for (const std::string& k : known->second) {
       for (size_t i = 0; i < rel.names.size(); ++i) {
         if (rel.names[i] == k) rel.key_index.push_back(i);
       }
+    }
+    // A key column renamed or dropped since: fall back to the flags.
+    if (rel.key_index.size() != known->second.size()) rel.key_index.clear();
+  }
+  if (rel.key_index.empty()) {
+    for (size_t i = 0; i < m.columns.size(); ++i) {
+      if (m.columns[i].key) rel.key_index.push_back(i);
     }
   }
   relations_[m.oid] = std::move(rel);
@@ -110,7 +135,7 @@ Result<ChangeBuilder::Effect> ChangeBuilder::Apply(const PgoutputMessage& messag
                    effect.commit = true;
                    effect.commit_end = m.end_lsn;
                  },
-                 [&](const RelationMsg& m) { status = OnRelation(m); },
+                 [&](const RelationMsg& m) { status = OnRelation(m, &effect); },
                  [&](const InsertMsg& m) {
                    auto rel = Find(m.relation_oid);
                    if (!rel.ok()) return void(status = rel.status());

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -29,9 +30,18 @@ class ChangeBuilder {
   ChangeBuilder(std::string source, KeyColumns keys, TypeOverrides types)
       : source_(std::move(source)), keys_(std::move(keys)), types_(std::move(types)) {}
 
+  // A table described again with other columns (ALTER TABLE mid-stream): what it was and
+  // what it is now, each as "name type" per column, key columns marked.
+  struct SchemaChange {
+    std::shared_ptr<const TableId> table;
+    std::vector<std::string> before;
+    std::vector<std::string> after;
+  };
+
   struct Effect {
-    bool commit = false;  // the message was a Commit
-    Lsn commit_end;       // its end LSN: what may be confirmed once durable
+    bool commit = false;                        // the message was a Commit
+    Lsn commit_end;                             // its end LSN: what may be confirmed once durable
+    std::optional<SchemaChange> schema_change;  // set by a Relation message that changed it
   };
 
   // Applies one message; row changes are appended to `batch` (bytes updated).
@@ -50,12 +60,13 @@ class ChangeBuilder {
   struct Relation {
     std::shared_ptr<const TableId> table;
     std::vector<std::string> names;
-    std::vector<ColumnType> types;  // the Relation message's type OIDs, resolved
-    std::vector<size_t> key_index;  // positions of key columns in `names`
-    bool held = false;              // in `held_` when described
+    std::vector<ColumnType> types;    // the Relation message's type OIDs, resolved
+    std::vector<size_t> key_index;    // positions of key columns in `names`
+    bool held = false;                // in `held_` when described
+    std::vector<std::string> layout;  // "name type" per column, for comparing descriptions
   };
 
-  Status OnRelation(const RelationMsg& m);
+  Status OnRelation(const RelationMsg& m, Effect* effect);
   Result<const Relation*> Find(uint32_t oid) const;
   Row ToRow(const Relation& rel, const Tuple& tuple) const;
   Row KeyOf(const Relation& rel, const Tuple& tuple) const;

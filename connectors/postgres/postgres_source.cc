@@ -57,7 +57,10 @@ PostgresSource::PostgresSource(SourceContext ctx, PostgresOptions options)
                                           "Connections to the source lost and retried")),
       paused_(ctx_.metrics.GetCounter(
           "sluice_source_paused_total",
-          "Replication connections closed because the sinks took nothing for blocked_timeout")) {
+          "Replication connections closed because the sinks took nothing for blocked_timeout")),
+      schema_changes_(ctx_.metrics.GetCounter(
+          "sluice_source_schema_changes_total",
+          "Tables whose columns, types, key or replica identity changed while streaming")) {
   if (options_.publication.empty()) {
     options_.publication = DefaultName(ctx_.pipeline);
     options_.managed_publication = true;
@@ -393,6 +396,14 @@ void RegisterPostgresSource(Registry& registry) {
        "While the sinks take nothing, how long the stream keeps reading ahead before it closes "
        "the replication connection, so the server's walsender is never left blocked on it; "
        "it reopens once they take changes"},
+      {"on_schema_change",
+       OptionType::kEnum,
+       "follow",
+       false,
+       "A table's columns change while streaming (ALTER TABLE): `follow` passes its changes "
+       "on with the new columns and logs the change; `stop` stops the pipeline before the "
+       "first change made after it",
+       {"follow", "stop"}},
       {"snapshot_chunk_rows", OptionType::kInt, "100000", false,
        "Rows per snapshot key range: the unit recorded as done, so a restart re-reads at "
        "most this many rows per reader"},
@@ -407,6 +418,7 @@ void RegisterPostgresSource(Registry& registry) {
     o.snapshot_parallelism = static_cast<int>(ctx.options.Int("snapshot_parallelism"));
     o.snapshot_chunk_rows = ctx.options.Int("snapshot_chunk_rows");
     o.blocked_timeout = ctx.options.Duration("blocked_timeout");
+    o.follow_schema_changes = ctx.options.String("on_schema_change") == "follow";
     if (o.blocked_timeout.count() < 100) {
       return Status::InvalidArgument("blocked_timeout must be at least 100ms");
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "connectors/postgres/catalog.h"
+#include "connectors/postgres/change_builder.h"
 #include "connectors/postgres/replication_stream.h"
 #include "connectors/postgres/slot.h"
 #include "connectors/postgres/snapshot_workers.h"
@@ -36,6 +37,9 @@ struct PostgresOptions {
   // How long the stream may wait for full sinks, reading ahead, before it closes the
   // replication connection (and reopens it once they take changes again).
   std::chrono::milliseconds blocked_timeout{10000};
+  // A table's columns changed mid-stream: pass its changes on with the new columns (true),
+  // or stop the pipeline before the first change made after it (false).
+  bool follow_schema_changes = true;
 };
 
 // Run() and Shutdown() on the pipeline's source thread; Confirm() from sink threads.
@@ -145,6 +149,9 @@ class PostgresSource : public Source {
   // blocked_timeout, closes the connection. A walsender blocked writing to a socket nobody
   // reads cannot exit, and the server's checkpointer waits for it when it invalidates the slot.
   void KeepReadingWhileBlocked();
+  // Logs and counts a table described again with other columns; fails when the pipeline
+  // is to stop on schema changes.
+  Status OnSchemaChange(const ChangeBuilder::SchemaChange& change);
   // Opens the replication connection closed by KeepReadingWhileBlocked (or lost while
   // reading ahead) again, from the end of the newest commit handed on: what was handed on is
   // in the pipeline, so the server need not send it again.
@@ -190,6 +197,7 @@ class PostgresSource : public Source {
   Gauge& confirmed_lsn_;
   Counter& reconnects_;
   Counter& paused_;
+  Counter& schema_changes_;
 
   std::mutex state_mu_;
   SourceState state_;                       // guarded by state_mu_

@@ -120,12 +120,33 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     if (!decoded.ok()) return decoded.status();
     auto effect = builder.Apply(*decoded, &batch);
     if (!effect.ok()) return effect.status();
+    if (effect->schema_change) SLUICE_RETURN_IF_ERROR(OnSchemaChange(*effect->schema_change));
     if (effect->commit) batch.checkpoint = Checkpoint{effect->commit_end, emitted_token_};
     if (batch.changes.size() >= ctx_.batch_max_changes || batch.bytes >= ctx_.batch_max_bytes) {
       SLUICE_RETURN_IF_ERROR(emit());
     }
   }
   return Status::Cancelled("stopping");
+}
+
+Status PostgresSource::OnSchemaChange(const ChangeBuilder::SchemaChange& change) {
+  auto list = [](const std::vector<std::string>& columns) {
+    std::string out;
+    for (const std::string& c : columns) out += (out.empty() ? "" : ", ") + c;
+    return "(" + out + ")";
+  };
+  std::string what = "table " + change.table->schema + "." + change.table->name +
+                     " changed: " + list(change.before) + " -> " + list(change.after) +
+                     " (column, type OID(typmod), key)";
+  schema_changes_.Add();
+  if (!options_.follow_schema_changes) {
+    return Status::FailedPrecondition(
+        what +
+        "; on_schema_change is stop, so the pipeline stops before passing on any change "
+        "made after it (set on_schema_change: follow to pass them on)");
+  }
+  spdlog::info("pipeline {}: {}; its changes go on with the new columns", ctx_.pipeline, what);
+  return Status::Ok();
 }
 
 void PostgresSource::KeepReadingWhileBlocked() {

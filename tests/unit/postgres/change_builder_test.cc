@@ -63,4 +63,41 @@ TEST_CASE("ChangeBuilder: a held-back table's changes are skipped, the others ke
   CHECK_FALSE(held.in_transaction());
 }
 
+TEST_CASE("ChangeBuilder: a table described again with other columns is a schema change",
+          "[unit][postgres]") {
+  ChangeBuilder b("src", {{{"public", "items"}, {"id"}}}, {});
+  Batch batch;
+  auto first = b.Apply(Relation(1, "items"), &batch);
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->schema_change.has_value());  // the first description is no change
+  auto same = b.Apply(Relation(1, "items"), &batch);
+  REQUIRE(same.ok());
+  CHECK_FALSE(same->schema_change.has_value());  // sent again (a new session): no change
+
+  RelationMsg added = Relation(1, "items");
+  added.columns.push_back(RelationColumn{"note", 25, -1, false});
+  auto grown = b.Apply(added, &batch);
+  REQUIRE(grown.ok());
+  REQUIRE(grown->schema_change.has_value());
+  CHECK(grown->schema_change->table->name == "items");
+  CHECK(grown->schema_change->before ==
+        std::vector<std::string>{"id 20 key", "replica identity d"});
+  CHECK(grown->schema_change->after ==
+        std::vector<std::string>{"id 20 key", "note 25", "replica identity d"});
+
+  // The key column renamed: the catalog's key (read at start) names a column that is gone,
+  // so the key comes from the message's flags.
+  RelationMsg renamed = added;
+  renamed.columns[0].name = "item_id";
+  REQUIRE(b.Apply(renamed, &batch).ok());
+  REQUIRE(b.Apply(BeginMsg{Lsn(0x600), 0, 8}, &batch).ok());
+  REQUIRE(b.Apply(InsertMsg{1, Tuple{TupleColumn{'t', "9"}, TupleColumn{'t', "n"}}}, &batch).ok());
+  REQUIRE(batch.changes.size() == 1);
+  REQUIRE(batch.changes[0].key.size() == 1);
+  CHECK(batch.changes[0].key[0].name == "item_id");
+  CHECK(batch.changes[0].key[0].value.text == "9");
+  REQUIRE(batch.changes[0].after->size() == 2);
+  CHECK(batch.changes[0].after->at(1).name == "note");
+}
+
 }  // namespace sluice::pg
