@@ -10,6 +10,7 @@
 #include "runtime/lifecycle_log.h"
 #include "runtime/process_metrics.h"
 #include "runtime/version.h"
+#include "runtime/wait_service.h"
 #include "util/redact.h"
 
 namespace sluice {
@@ -50,7 +51,8 @@ void Daemon::Build(DeadLetters* dead_letters) {
     r.pipeline = std::make_unique<Pipeline>(
         pc.name, std::move(parts->source), std::move(parts->sinks), BuildTransforms(pc.transforms),
         PipelineLimits{config_.queue_max_batches, config_.queue_max_bytes},
-        PipelineTelemetry{MetricScope(&metrics_, {{"pipeline", pc.name}}), parts->source_status});
+        PipelineTelemetry{MetricScope(&metrics_, {{"pipeline", pc.name}}), parts->source_status,
+                          parts->durability, parts->commit_positions, parts->wait_reach});
     running_.push_back(std::move(r));
   }
 }
@@ -131,12 +133,39 @@ bool Daemon::Supervise(const std::atomic<int>& signals) {
   }
 }
 
+std::vector<WaitService::Target> Daemon::WaitTargets() {
+  std::vector<WaitService::Target> targets;
+  for (Running& r : running_) {
+    WaitService::Target t;
+    t.pipeline = r.config->name;
+    if (!r.pipeline) {
+      t.unavailable = "pipeline " + t.pipeline + " could not start: " + r.build_error;
+    } else if ((t.waiters = r.pipeline->waiters()) == nullptr) {
+      const PluginConfig* source = config_.FindSource(r.config->source);
+      t.unavailable = "pipeline " + t.pipeline + " reads a " + (source ? source->type : "") +
+                      " source, whose positions are not commit LSNs; /wait needs a source "
+                      "that has them (postgres)";
+      t.unavailable_status = 400;
+    }
+    targets.push_back(std::move(t));
+  }
+  return targets;
+}
+
 int Daemon::Run(const std::atomic<int>& signals) {
   FileDeadLetters dead_letters(config_.state_dir + "/dead_letters");
   Build(&dead_letters);
+  // Declared before the server, which calls it, and stopped after it.
+  WaitService waits(WaitTargets(), config_.MaxWaiters(), MetricScope(&metrics_, {}));
+  waits.Start();
+  HttpHandlers handlers;
+  handlers.report = [this] { return Report(); };
+  handlers.metrics = [this] { return MetricsText(); };
+  handlers.wait = [&waits](const HttpRequest& request, HttpReply reply) {
+    waits.Handle(request, std::move(reply));
+  };
   HttpServer http({config_.http_listen, config_.http_token, config_.http_limits},
-                  {[this] { return Report(); }, [this] { return MetricsText(); }},
-                  MetricScope(&metrics_, {}));
+                  std::move(handlers), MetricScope(&metrics_, {}));
   if (Status s = http.Start(); !s.ok()) {
     spdlog::error("{}", s.message());
     return kExitFailure;
@@ -150,6 +179,7 @@ int Daemon::Run(const std::atomic<int>& signals) {
     if (!r.pipeline || !r.pipeline->Wait().ok()) failed = true;
   }
   http.Stop();
+  waits.Stop();
   if (failed) return kExitFailure;
   return aborted ? kExitAborted : kExitOk;
 }

@@ -15,6 +15,7 @@
 #include "runtime/pipeline.h"
 #include "runtime/pipeline_parts.h"
 #include "runtime/report.h"
+#include "runtime/wait_service.h"
 
 namespace sluice {
 
@@ -53,6 +54,8 @@ class Daemon {
     std::string build_error;
   };
   void Build(DeadLetters* dead_letters);
+  // What /wait can wait on: every pipeline, with its waiters or why it has none.
+  std::vector<WaitService::Target> WaitTargets();
   // Waits for the pipelines to end, handling signals; returns whether it had to abort.
   bool Supervise(const std::atomic<int>& signals);
 

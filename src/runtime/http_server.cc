@@ -3,6 +3,8 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
+
 #include "runtime/http_loop.h"
 #include "runtime/listen_address.h"
 
@@ -32,7 +34,7 @@ HttpResponse Json(int status, const nlohmann::json& body) {
   return r;
 }
 
-enum class Endpoint { kHealth, kReady, kMetrics, kStatus };
+enum class Endpoint { kHealth, kReady, kMetrics, kStatus, kWait };
 
 struct Route {
   const char* path;
@@ -43,7 +45,8 @@ struct Route {
 constexpr Route kRoutes[] = {{"/healthz", Endpoint::kHealth, false},
                              {"/readyz", Endpoint::kReady, false},
                              {"/metrics", Endpoint::kMetrics, true},
-                             {"/status", Endpoint::kStatus, true}};
+                             {"/status", Endpoint::kStatus, true},
+                             {"/wait", Endpoint::kWait, true}};
 
 }  // namespace
 
@@ -70,7 +73,7 @@ void HttpServer::Handle(HttpRequest request, HttpReply reply) {
   if (route == nullptr) {
     return reply.Send(Json(404, {{"error", "no endpoint " + request.path +
                                                " (endpoints: /healthz, /readyz, /metrics, "
-                                               "/status)"}}));
+                                               "/status, /wait)"}}));
   }
   if (request.method != "GET" && request.method != "HEAD") {
     HttpResponse r = Json(405, {{"error", request.path + " answers GET and HEAD only"}});
@@ -99,6 +102,9 @@ void HttpServer::Handle(HttpRequest request, HttpReply reply) {
     case Endpoint::kStatus:
       return reports_.Submit(
           [reply](const DaemonReport& report) { reply.Send(Json(200, StatusJson(report))); });
+    case Endpoint::kWait:
+      if (!handlers_.wait) return reply.Send(Json(404, {{"error", "/wait is not served here"}}));
+      return handlers_.wait(request, std::move(reply));
     case Endpoint::kMetrics:
       return scrapes_.Submit([reply](const std::string& text) {
         HttpResponse r;
@@ -136,8 +142,9 @@ Status HttpServer::Start() {
                                    ", which is not a loopback address, and http.token is not set");
   }
   port_ = bound.port();
-  spdlog::info("http: listening on {} (/healthz /readyz /metrics /status{})", bound.ToString(),
-               settings_.token.empty() ? "" : "; /metrics and /status need the token");
+  spdlog::info("http: listening on {} (/healthz /readyz /metrics /status /wait{})",
+               bound.ToString(),
+               settings_.token.empty() ? "" : "; all but /healthz and /readyz need the token");
   return Status::Ok();
 }
 
@@ -149,8 +156,8 @@ void HttpServer::Stop() {
   scrapes_.Stop();
 }
 
-Result<std::string> FetchEndpoint(const std::string& listen, const std::string& token,
-                                  const std::string& path) {
+Result<FetchedAnswer> FetchAnswer(const std::string& listen, const std::string& token,
+                                  const std::string& path, std::chrono::milliseconds read_timeout) {
   // ":8080" means this machine, as "0.0.0.0:8080" does.
   Result<ListenSpec> spec = ParseListen(listen.rfind(':', 0) == 0 ? "127.0.0.1" + listen : listen);
   if (!spec.ok()) return spec.status();
@@ -159,18 +166,40 @@ Result<std::string> FetchEndpoint(const std::string& listen, const std::string& 
   if (host == "::") host = "::1";
   httplib::Client client(host, spec->port);
   client.set_connection_timeout(5, 0);
-  client.set_read_timeout(10, 0);
+  client.set_read_timeout(read_timeout);
   if (!token.empty()) client.set_bearer_token_auth(token);
   auto res = client.Get(path.c_str());
   if (!res) {
     return Status::Unavailable("cannot reach sluice at " + listen + ": " +
                                httplib::to_string(res.error()));
   }
-  if (res->status != 200) {
-    return Status::Unavailable(path + " answered HTTP " + std::to_string(res->status) + ": " +
-                               res->body);
+  return FetchedAnswer{res->status, res->body};
+}
+
+Result<std::string> FetchEndpoint(const std::string& listen, const std::string& token,
+                                  const std::string& path) {
+  Result<FetchedAnswer> answer = FetchAnswer(listen, token, path, std::chrono::seconds(10));
+  if (!answer.ok()) return answer.status();
+  if (answer->status != 200) {
+    return Status::Unavailable(path + " answered HTTP " + std::to_string(answer->status) + ": " +
+                               answer->body);
   }
-  return res->body;
+  return std::move(answer->body);
+}
+
+std::string PercentEncode(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice

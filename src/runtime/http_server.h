@@ -1,7 +1,6 @@
-// HttpServer: the operations endpoints -- /healthz, /readyz, /metrics, /status -- on
+// HttpServer: the operations endpoints -- /healthz, /readyz, /metrics, /status, /wait -- on
 // sluice's own event-driven HTTP/1.1 server (http_loop.h). Health endpoints are always
-// open; on a listener that is not loopback, /metrics and /status need
-// "Authorization: Bearer TOKEN".
+// open; on a listener that is not loopback, the others need "Authorization: Bearer TOKEN".
 //
 // Why not cpp-httplib's server: it gives each connection a pool thread for the
 // connection's whole life, and its read timeout restarts with every byte. Two idle
@@ -13,6 +12,7 @@
 // when they can. cpp-httplib stays the client (FetchEndpoint) and in tests.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -35,10 +35,13 @@ struct HttpSettings {
   HttpServerLimits limits;
 };
 
-// What the endpoints show; called from the server's threads, so both must be thread-safe.
+// What the endpoints show; called from the server's threads, so each must be thread-safe.
 struct HttpHandlers {
   std::function<DaemonReport()> report;
   std::function<std::string()> metrics;  // Prometheus text
+  // /wait, on the loop's thread: must not block; answers through the reply, maybe later.
+  // Empty: /wait answers 404.
+  std::function<void(const HttpRequest&, HttpReply)> wait;
 };
 
 // Owned by the daemon, which keeps what the handlers read alive until Stop() returns.
@@ -75,9 +78,21 @@ class HttpServer {
   int port_ = 0;
 };
 
+struct FetchedAnswer {
+  int status = 0;
+  std::string body;
+};
+
 // GETs `path` from a running sluice whose http.listen is `listen` (0.0.0.0 and :: are
-// reached through loopback), with the bearer token when one is given. The body on 200.
+// reached through loopback), with the bearer token when one is given, waiting up to
+// `read_timeout` for the answer. Unavailable when sluice cannot be reached.
+Result<FetchedAnswer> FetchAnswer(const std::string& listen, const std::string& token,
+                                  const std::string& path, std::chrono::milliseconds read_timeout);
+// The same for an answer that must be 200: its body; Unavailable otherwise.
 Result<std::string> FetchEndpoint(const std::string& listen, const std::string& token,
                                   const std::string& path);
+
+// `text` with every byte but RFC 3986's unreserved ones percent-encoded, for a query value.
+std::string PercentEncode(const std::string& text);
 
 }  // namespace sluice
