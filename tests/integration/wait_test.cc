@@ -125,7 +125,7 @@ TEST_CASE("Wait: 1,000 writes, each read from Redis after /wait, each read sees 
   WARN("slowest wait: " << slowest_ms << " ms");
 }
 
-TEST_CASE("Wait: with Redis stopped, /wait times out with 408 and says why; then it ends",
+TEST_CASE("Wait: with Redis stopped, /wait times out with 408 and says why, and then it ends",
           "[integration][wait]") {
   TestDb db("it_wait_down");
   CreateItems(db, 10);
@@ -196,7 +196,7 @@ TEST_CASE("Wait: a commit to a table the pipeline does not read ends the wait to
   }
 }
 
-TEST_CASE("Wait: 2,000 waits at once cost no thread each and bounded memory; all answered",
+TEST_CASE("Wait: 2,000 waits at once cost no thread each and bounded memory, and all are answered",
           "[integration][wait]") {
   TestDb db("it_wait_many");
   CreateItems(db, 10);

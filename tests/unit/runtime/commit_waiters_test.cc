@@ -64,7 +64,8 @@ TEST_CASE("CommitWaiters: a sink's durable position answers exactly the waits it
   CHECK(w.waiting() == 1);
 }
 
-TEST_CASE("CommitWaiters: a wait names its sinks; all of them must have the LSN", "[unit][wait]") {
+TEST_CASE("CommitWaiters: a wait names its sinks, and all of them must have the LSN",
+          "[unit][wait]") {
   CommitWaiters w({"cache", "search"});
   REQUIRE(w.AllSinks() == 3);
   REQUIRE(w.SinkIndex("search") == 1);

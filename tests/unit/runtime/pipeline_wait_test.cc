@@ -201,7 +201,7 @@ TEST_CASE("Pipeline waiters: an idle stream's position reaches each sink with it
   CHECK(Harness::Eventually([&] { return on_sink1->Finished(); }));
 }
 
-TEST_CASE("Pipeline waiters: none without commit positions; closed when the pipeline stops",
+TEST_CASE("Pipeline waiters: none without commit positions, and closed when the pipeline stops",
           "[unit][pipeline][wait]") {
   auto plain = Make({{S::kEmit, 10}}, 1, false);
   CHECK(plain.pipeline->waiters() == nullptr);

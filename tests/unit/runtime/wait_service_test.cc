@@ -153,7 +153,7 @@ TEST_CASE("WaitService: 400, 404 and 503 for what it cannot wait on", "[unit][wa
   CHECK(closed.body.find("slot gone") != std::string::npos);
 }
 
-TEST_CASE("WaitService: beyond max_waiters a wait gets 503; a hang-up frees its place",
+TEST_CASE("WaitService: beyond max_waiters a wait gets 503, and a hang-up frees its place",
           "[unit][wait]") {
   Fixture f(3);
   std::vector<std::unique_ptr<RawConnection>> open;
