@@ -20,6 +20,12 @@ namespace {
 // After an abort, how long pipeline threads get to leave their sink calls.
 constexpr std::chrono::milliseconds kAbortGrace(1000);
 
+int64_t UnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 Daemon::Daemon(Config config, const Registry& registry)
@@ -101,7 +107,9 @@ bool Daemon::Supervise(const std::atomic<int>& signals) {
     if (all_done) return aborted;
     auto now = Clock::now();
     if (now >= next_look) {
-      lifecycle.Observe(Report().pipelines, now);
+      DaemonReport report = Report();
+      history_.Record(UnixMillis(), report);
+      lifecycle.Observe(report.pipelines, now);
       next_look = now + std::chrono::milliseconds(250);
     }
     int n = signals.load();
@@ -161,6 +169,7 @@ int Daemon::Run(const std::atomic<int>& signals) {
   HttpHandlers handlers;
   handlers.report = [this] { return Report(); };
   handlers.metrics = [this] { return MetricsText(); };
+  handlers.history = [this](int64_t since) { return history_.Json(since); };
   handlers.wait = [&waits](const HttpRequest& request, HttpReply reply) {
     waits.Handle(request, std::move(reply));
   };

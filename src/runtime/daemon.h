@@ -15,6 +15,7 @@
 #include "runtime/pipeline.h"
 #include "runtime/pipeline_parts.h"
 #include "runtime/report.h"
+#include "runtime/status_history.h"
 #include "runtime/wait_service.h"
 
 namespace sluice {
@@ -64,6 +65,8 @@ class Daemon {
   MetricsRegistry metrics_;       // outlives the pipelines and sinks holding its metrics
   std::vector<Running> running_;  // fixed before the HTTP server starts
   std::atomic<bool> stopping_{false};
+  // The last minutes of every pipeline, for the status page (/status/history).
+  StatusHistory history_;
 };
 
 }  // namespace sluice

@@ -1,12 +1,15 @@
 #include "runtime/http_server.h"
 
 #include <httplib.h>
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <cctype>
+#include <cstdlib>
 
 #include "runtime/http_loop.h"
 #include "runtime/listen_address.h"
+#include "runtime/status_page.h"
 
 namespace sluice {
 
@@ -34,7 +37,28 @@ HttpResponse Json(int status, const nlohmann::json& body) {
   return r;
 }
 
-enum class Endpoint { kHealth, kReady, kMetrics, kStatus, kWait };
+// The password of "Authorization: Basic base64(user:password)", so that a browser, which
+// asks for a user and password when told "WWW-Authenticate: Basic", can open the page with
+// the token; empty when the header is not that.
+std::string BasicPassword(const std::string& header) {
+  constexpr std::string_view kBasic = "Basic ";
+  if (header.size() <= kBasic.size() || header.compare(0, kBasic.size(), kBasic) != 0) return "";
+  const std::string encoded = header.substr(kBasic.size());
+  if (encoded.size() % 4 != 0 || encoded.size() > 4096) return "";
+  std::string decoded(encoded.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                          reinterpret_cast<const unsigned char*>(encoded.data()),
+                          static_cast<int>(encoded.size()));
+  if (n < 0) return "";
+  // EVP_DecodeBlock counts the padding's zero bytes: drop one per '='.
+  size_t length = static_cast<size_t>(n);
+  for (size_t i = encoded.size(); i > 0 && encoded[i - 1] == '=' && length > 0; --i) --length;
+  decoded.resize(length);
+  size_t colon = decoded.find(':');
+  return colon == std::string::npos ? "" : decoded.substr(colon + 1);
+}
+
+enum class Endpoint { kPage, kHealth, kReady, kMetrics, kStatus, kHistory, kWait };
 
 struct Route {
   const char* path;
@@ -42,11 +66,11 @@ struct Route {
   bool needs_token;  // reveals configuration: pipeline and sink names, positions
 };
 
-constexpr Route kRoutes[] = {{"/healthz", Endpoint::kHealth, false},
-                             {"/readyz", Endpoint::kReady, false},
-                             {"/metrics", Endpoint::kMetrics, true},
-                             {"/status", Endpoint::kStatus, true},
-                             {"/wait", Endpoint::kWait, true}};
+constexpr Route kRoutes[] = {
+    {"/", Endpoint::kPage, true},         {"/healthz", Endpoint::kHealth, false},
+    {"/readyz", Endpoint::kReady, false}, {"/metrics", Endpoint::kMetrics, true},
+    {"/status", Endpoint::kStatus, true}, {"/status/history", Endpoint::kHistory, true},
+    {"/wait", Endpoint::kWait, true}};
 
 }  // namespace
 
@@ -60,8 +84,10 @@ HttpServer::HttpServer(HttpSettings settings, HttpHandlers handlers, MetricScope
 HttpServer::~HttpServer() { Stop(); }
 
 bool HttpServer::Authorized(const HttpRequest& request) const {
-  return settings_.token.empty() ||
-         SameToken(request.Header("Authorization"), "Bearer " + settings_.token);
+  if (settings_.token.empty()) return true;
+  const std::string header = request.Header("Authorization");
+  return SameToken(header, "Bearer " + settings_.token) ||
+         SameToken(BasicPassword(header), settings_.token);
 }
 
 // On the loop's thread: answers what is cheap at once and hands the rest to the workers.
@@ -72,8 +98,8 @@ void HttpServer::Handle(HttpRequest request, HttpReply reply) {
   }
   if (route == nullptr) {
     return reply.Send(Json(404, {{"error", "no endpoint " + request.path +
-                                               " (endpoints: /healthz, /readyz, /metrics, "
-                                               "/status, /wait)"}}));
+                                               " (endpoints: /, /healthz, /readyz, /metrics, "
+                                               "/status, /status/history, /wait)"}}));
   }
   if (request.method != "GET" && request.method != "HEAD") {
     HttpResponse r = Json(405, {{"error", request.path + " answers GET and HEAD only"}});
@@ -84,6 +110,10 @@ void HttpServer::Handle(HttpRequest request, HttpReply reply) {
     HttpResponse r =
         Json(401, {{"error", "this endpoint needs Authorization: Bearer <http.token>"}});
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    // A browser asks for a user and password on this one; the token is the password.
+    if (route->endpoint == Endpoint::kPage) {
+      r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"sluice\", charset=\"UTF-8\"");
+    }
     return reply.Send(std::move(r));
   }
   switch (route->endpoint) {
@@ -102,6 +132,26 @@ void HttpServer::Handle(HttpRequest request, HttpReply reply) {
     case Endpoint::kStatus:
       return reports_.Submit(
           [reply](const DaemonReport& report) { reply.Send(Json(200, StatusJson(report))); });
+    case Endpoint::kPage: {
+      HttpResponse r;
+      r.content_type = "text/html; charset=utf-8";
+      // The page loads nothing but itself and this server's JSON (README "Status page").
+      r.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                             "'unsafe-inline'; img-src data:; connect-src 'self'");
+      r.headers.emplace_back("Cache-Control", "no-store");
+      r.body = StatusPageHtml();
+      return reply.Send(std::move(r));
+    }
+    case Endpoint::kHistory: {
+      if (!handlers_.history) return reply.Send(Json(404, {{"error", "no history here"}}));
+      int64_t since = 0;
+      if (auto v = request.Param("since")) since = std::strtoll(v->c_str(), nullptr, 10);
+      // On the report worker, off the loop: a long history takes a while to render.
+      return reports_.Submit([this, reply, since](const DaemonReport&) {
+        reply.Send(Json(200, handlers_.history(since)));
+      });
+    }
     case Endpoint::kWait:
       if (!handlers_.wait) return reply.Send(Json(404, {{"error", "/wait is not served here"}}));
       return handlers_.wait(request, std::move(reply));
@@ -142,7 +192,7 @@ Status HttpServer::Start() {
                                    ", which is not a loopback address, and http.token is not set");
   }
   port_ = bound.port();
-  spdlog::info("http: listening on {} (/healthz /readyz /metrics /status /wait{})",
+  spdlog::info("http: listening on {} (/ /healthz /readyz /metrics /status /wait{})",
                bound.ToString(),
                settings_.token.empty() ? "" : "; all but /healthz and /readyz need the token");
   return Status::Ok();

@@ -1,6 +1,8 @@
-// HttpServer: the operations endpoints -- /healthz, /readyz, /metrics, /status, /wait -- on
+// HttpServer: the operations endpoints -- /healthz, /readyz, /metrics, /status,
+// /status/history, /wait, and the status page at / -- on
 // sluice's own event-driven HTTP/1.1 server (http_loop.h). Health endpoints are always
-// open; on a listener that is not loopback, the others need "Authorization: Bearer TOKEN".
+// open; on a listener that is not loopback, the others need "Authorization: Bearer TOKEN"
+// (or Basic with the token as password, which is what a browser can send for the page).
 //
 // Why not cpp-httplib's server: it gives each connection a pool thread for the
 // connection's whole life, and its read timeout restarts with every byte. Two idle
@@ -42,6 +44,8 @@ struct HttpHandlers {
   // /wait, on the loop's thread: must not block; answers through the reply, maybe later.
   // Empty: /wait answers 404.
   std::function<void(const HttpRequest&, HttpReply)> wait;
+  // /status/history?since=UNIX_MS (StatusHistory::Json). Empty: it answers 404.
+  std::function<nlohmann::json(int64_t)> history;
 };
 
 // Owned by the daemon, which keeps what the handlers read alive until Stop() returns.
