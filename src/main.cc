@@ -26,6 +26,7 @@
 #include "runtime/logging.h"
 #include "runtime/report.h"
 #include "runtime/verify.h"
+#include "runtime/verify_progress.h"
 #include "runtime/version.h"
 
 namespace sluice {
@@ -107,7 +108,11 @@ int CmdVerify(const std::string& path, const VerifyOptions& options, const Regis
   Config config;
   if (!LoadOrReport(path, registry, &config)) return kExitUsage;
   (void)SetupLogging("text", "warn");
-  VerifyReport report = RunVerify(config, registry, options);
+  // Progress on stderr: redrawn on a terminal, a plain line every 5 s otherwise.
+  VerifyProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) == 1);
+  VerifyOptions with_progress = options;
+  with_progress.progress = [&printer](const VerifyProgress& p) { printer.Update(p); };
+  VerifyReport report = RunVerify(config, registry, with_progress);
   std::cout << VerifyText(report);
   return report.Clean() ? kExitOk : kExitFailure;
 }
