@@ -9,6 +9,13 @@
 //   bench_latency --dsn "host=... dbname=..." --redis-host H --redis-port P
 //                 [--table lat_items] [--key-prefix item:] [--rate 5000] [--seconds 30]
 //                 [--connections 4] [--payload-bytes 100] [--out latencies.txt]
+//                 [--wait-port PORT --wait-pipeline NAME [--wait-out waits.txt]]
+//
+// With --wait-port, each writer also takes pg_current_wal_insert_lsn() after its COMMIT (as
+// the README's read-your-writes recipe does) and 64 waiter threads, one keep-alive
+// connection each, ask sluice's GET /wait on 127.0.0.1:PORT for it: commit-to-/wait-answer
+// latency, measured beside commit-to-visible in the same run. Extra output fields:
+// "wait_p50_ms=.. wait_p90_ms=.. wait_p99_ms=.. wait_p999_ms=.. wait_max_ms=.. wait_failed=N".
 //
 // The table must exist: (id bigint primary key, payload text, ...) and be empty.
 // Output, one line on stdout:
@@ -16,6 +23,7 @@
 // --out gets one latency in milliseconds per line, in id order (the schedule's). Exits 1 on
 // an error or if keys were still missing 30 s after the last commit.
 #include <hiredis/hiredis.h>
+#include <httplib.h>
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -43,7 +51,12 @@ struct Args {
   size_t connections = 4;
   size_t payload_bytes = 100;
   std::string out;
+  int wait_port = 0;  // 0: no /wait
+  std::string wait_pipeline;
+  std::string wait_out;
 };
+
+constexpr size_t kWaiters = 64;
 
 [[noreturn]] void Fail(const std::string& why) {
   std::fprintf(stderr, "bench_latency: %s\n", why.c_str());
@@ -76,11 +89,18 @@ Args ParseArgs(int argc, char** argv) {
       a.payload_bytes = std::stoull(value);
     } else if (flag == "--out") {
       a.out = value;
+    } else if (flag == "--wait-port") {
+      a.wait_port = std::stoi(value);
+    } else if (flag == "--wait-pipeline") {
+      a.wait_pipeline = value;
+    } else if (flag == "--wait-out") {
+      a.wait_out = value;
     } else {
       Fail("unknown flag " + flag);
     }
   }
   if (a.dsn.empty()) Fail("--dsn is required");
+  if (a.wait_port != 0 && a.wait_pipeline.empty()) Fail("--wait-port needs --wait-pipeline");
   if (a.rate == 0 || a.seconds == 0 || a.connections == 0) {
     Fail("--rate, --seconds and --connections must be positive");
   }
@@ -91,11 +111,18 @@ Args ParseArgs(int argc, char** argv) {
 // read after seeing it set (acquire); appeared_at belongs to the reader.
 struct Shared {
   explicit Shared(size_t rows)
-      : committed_at(rows), appeared_at(rows), done(new std::atomic<bool>[rows]) {
+      : committed_at(rows),
+        appeared_at(rows),
+        lsn(rows),
+        answered_at(rows),
+        done(new std::atomic<bool>[rows]) {
     for (size_t i = 0; i < rows; ++i) done[i] = false;
   }
   std::vector<Clock::time_point> committed_at;
   std::vector<Clock::time_point> appeared_at;
+  std::vector<std::string> lsn;                // with --wait-port, written before done[i]
+  std::vector<Clock::time_point> answered_at;  // /wait answered 200; the waiters'
+  std::atomic<size_t> wait_failed{0};
   std::unique_ptr<std::atomic<bool>[]> done;
   std::atomic<size_t> writers_left{0};
   std::atomic<bool> failed{false};
@@ -116,6 +143,11 @@ void Write(const Args& a, Shared& s, size_t w, size_t n, Clock::time_point start
   std::unique_ptr<PGresult, decltype(&PQclear)> prep(
       PQprepare(conn.get(), "ins", sql.c_str(), 2, nullptr), PQclear);
   if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) Fail(PQerrorMessage(conn.get()));
+  if (a.wait_port != 0) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> p(
+        PQprepare(conn.get(), "lsn", "SELECT pg_current_wal_insert_lsn()", 0, nullptr), PQclear);
+    if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) Fail(PQerrorMessage(conn.get()));
+  }
   std::string payload(a.payload_bytes, 'x');
   const size_t rows = s.committed_at.size();
   for (size_t i = w; i < rows && !s.failed; i += n) {
@@ -130,6 +162,12 @@ void Write(const Args& a, Shared& s, size_t w, size_t n, Clock::time_point start
       break;
     }
     s.committed_at[i] = Clock::now();
+    if (a.wait_port != 0) {
+      std::unique_ptr<PGresult, decltype(&PQclear)> l(
+          PQexecPrepared(conn.get(), "lsn", 0, nullptr, nullptr, nullptr, 0), PQclear);
+      if (PQresultStatus(l.get()) != PGRES_TUPLES_OK) Fail(PQerrorMessage(conn.get()));
+      s.lsn[i] = PQgetvalue(l.get(), 0, 0);
+    }
     s.done[i].store(true, std::memory_order_release);
   }
   s.writers_left.fetch_sub(1);
@@ -182,6 +220,43 @@ size_t Read(const Args& a, Shared& s) {
   return count;
 }
 
+// Waiter `k` asks /wait for rows k, k + kWaiters, ... in order, each once it is committed.
+void WaitFor(const Args& a, Shared& s, size_t k) {
+  httplib::Client http("127.0.0.1", a.wait_port);
+  http.set_keep_alive(true);
+  http.set_read_timeout(20, 0);
+  const size_t rows = s.committed_at.size();
+  for (size_t i = k; i < rows && !s.failed; i += kWaiters) {
+    while (!s.done[i].load(std::memory_order_acquire)) {
+      if (s.writers_left == 0 || s.failed) return;
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    auto r = http.Get("/wait?pipeline=" + a.wait_pipeline + "&lsn=" + s.lsn[i] + "&timeout=10s");
+    if (r && r->status == 200) {
+      s.answered_at[i] = Clock::now();
+    } else {
+      s.wait_failed.fetch_add(1);
+    }
+  }
+}
+
+// Milliseconds from commit to `at` for the rows that have it, in id order.
+std::vector<double> Latencies(const Shared& s, const std::vector<Clock::time_point>& at) {
+  std::vector<double> ms;
+  for (size_t i = 0; i < s.committed_at.size(); ++i) {
+    if (at[i] == Clock::time_point()) continue;  // never seen
+    ms.push_back(std::chrono::duration<double, std::milli>(at[i] - s.committed_at[i]).count());
+  }
+  return ms;
+}
+
+void WriteLatencies(const std::string& path, const std::vector<double>& ms) {
+  if (path.empty()) return;
+  std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(path.c_str(), "w"), std::fclose);
+  if (!f) Fail("cannot write " + path);
+  for (double v : ms) std::fprintf(f.get(), "%.3f\n", v);
+}
+
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
@@ -196,6 +271,10 @@ int main(int argc, char** argv) {
   size_t seen = 0;
   s.writers_left = a.connections;  // before the reader starts: it gives up 30 s after zero
   std::thread reader([&] { seen = Read(a, s); });
+  std::vector<std::thread> waiters;
+  for (size_t k = 0; a.wait_port != 0 && k < kWaiters; ++k) {
+    waiters.emplace_back(WaitFor, std::cref(a), std::ref(s), k);
+  }
   std::vector<std::thread> writers;
   auto start = Clock::now();
   for (size_t w = 0; w < a.connections; ++w) {
@@ -204,29 +283,31 @@ int main(int argc, char** argv) {
   for (auto& t : writers) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   reader.join();
+  for (auto& t : waiters) t.join();
   if (s.failed) return 1;
   size_t committed = 0;
   for (size_t i = 0; i < s.committed_at.size(); ++i) committed += s.done[i] ? 1 : 0;
   double achieved_rate = static_cast<double>(committed) / secs;
 
-  std::vector<double> ms;
-  ms.reserve(seen);
-  for (size_t i = 0; i < s.committed_at.size(); ++i) {
-    if (s.appeared_at[i] == Clock::time_point()) continue;  // never seen
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(s.appeared_at[i] - s.committed_at[i]).count());
-  }
-  if (!a.out.empty()) {
-    std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(a.out.c_str(), "w"), std::fclose);
-    if (!f) Fail("cannot write " + a.out);
-    for (double v : ms) std::fprintf(f.get(), "%.3f\n", v);
-  }
+  std::vector<double> ms = Latencies(s, s.appeared_at);
+  WriteLatencies(a.out, ms);
   std::sort(ms.begin(), ms.end());
   size_t missing = s.committed_at.size() - seen;
   std::printf(
       "rows=%zu rate=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f "
-      "missing=%zu\n",
+      "missing=%zu",
       s.committed_at.size(), achieved_rate, Percentile(ms, 0.5), Percentile(ms, 0.9),
       Percentile(ms, 0.99), Percentile(ms, 0.999), ms.empty() ? 0.0 : ms.back(), missing);
+  if (a.wait_port != 0) {
+    std::vector<double> w = Latencies(s, s.answered_at);
+    WriteLatencies(a.wait_out, w);
+    std::sort(w.begin(), w.end());
+    std::printf(
+        " wait_p50_ms=%.2f wait_p90_ms=%.2f wait_p99_ms=%.2f wait_p999_ms=%.2f wait_max_ms=%.2f "
+        "wait_failed=%zu",
+        Percentile(w, 0.5), Percentile(w, 0.9), Percentile(w, 0.99), Percentile(w, 0.999),
+        w.empty() ? 0.0 : w.back(), s.wait_failed.load());
+  }
+  std::printf("\n");
   return missing == 0 ? 0 : 1;
 }

@@ -3,6 +3,7 @@
 // draining (README "Exit codes").
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -10,10 +11,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/options.h"
 #include "core/registry.h"
 #include "runtime/builtin_plugins.h"
 #include "runtime/check.h"
@@ -23,6 +26,7 @@
 #include "runtime/logging.h"
 #include "runtime/report.h"
 #include "runtime/verify.h"
+#include "runtime/verify_progress.h"
 #include "runtime/version.h"
 
 namespace sluice {
@@ -102,16 +106,22 @@ int CmdVerify(const std::string& path, const VerifyOptions& options, const Regis
   Config config;
   if (!LoadOrReport(path, registry, &config)) return kExitUsage;
   (void)SetupLogging("text", "warn");
-  VerifyReport report = RunVerify(config, registry, options);
+  // Progress on stderr: redrawn on a terminal, a plain line every 5 s otherwise.
+  VerifyProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) == 1);
+  VerifyOptions with_progress = options;
+  with_progress.progress = [&printer](const VerifyProgress& p) { printer.Update(p); };
+  VerifyReport report = RunVerify(config, registry, with_progress);
   std::cout << VerifyText(report);
   return report.Clean() ? kExitOk : kExitFailure;
 }
 
-// Where a running daemon answers and its token: from --address, the config file's http
-// settings, SLUICE_HTTP_TOKEN, else the default listen address. False: the config is invalid.
-bool EndpointOf(const std::string& path, const std::string& address, const Registry& registry,
+// Where a running sluice answers: --address, else http.listen of its config file, else
+// 127.0.0.1:8080; its token: http.token of the config file, else SLUICE_HTTP_TOKEN. False on
+// a config error (reported).
+bool FindDaemon(const std::string& path, const std::string& address, const Registry& registry,
                 std::string* listen, std::string* token) {
   *listen = address;
+  token->clear();
   if (!path.empty()) {
     Config config;
     if (!LoadOrReport(path, registry, &config)) return false;
@@ -130,7 +140,7 @@ int CmdReload(const std::string& path, const std::string& address, const Registr
   std::string listen;
   std::string token;
   // The running daemon reads the file itself; an invalid one is reported here first.
-  if (!EndpointOf(path, address, registry, &listen, &token)) return kExitUsage;
+  if (!FindDaemon(path, address, registry, &listen, &token)) return kExitUsage;
   auto answer = CallEndpoint(listen, token, "POST", "/reload", std::chrono::seconds(60));
   if (!answer.ok()) {
     std::cerr << "sluice reload: " << answer.status().message() << "\n";
@@ -156,28 +166,100 @@ int CmdReload(const std::string& path, const std::string& address, const Registr
   return kExitOk;
 }
 
-// `sluice status`: the running daemon's /status, as a table or as JSON.
-int CmdStatus(const std::string& path, const std::string& address, bool json,
-              const Registry& registry) {
-  std::string listen;
-  std::string token;
-  if (!EndpointOf(path, address, registry, &listen, &token)) return kExitUsage;
+// /status as a table; false (with the reason in *out) when sluice cannot be asked.
+bool StatusText(const std::string& listen, const std::string& token, bool json, std::string* out) {
   auto body = FetchEndpoint(listen, token, "/status");
   if (!body.ok()) {
-    std::cerr << "sluice status: " << body.status().message() << "\n";
-    return kExitFailure;
+    *out = "sluice status: " + body.status().message() + "\n";
+    return false;
   }
   if (json) {
-    std::cout << *body;
-    return kExitOk;
+    *out = *body;
+    return true;
   }
   try {
-    std::cout << StatusTable(nlohmann::json::parse(*body));
+    *out = StatusTable(nlohmann::json::parse(*body));
   } catch (const nlohmann::json::exception& e) {
-    std::cerr << "sluice status: /status is not JSON: " << e.what() << "\n";
+    *out = std::string("sluice status: /status is not JSON: ") + e.what() + "\n";
+    return false;
+  }
+  return true;
+}
+
+// `sluice status --watch`: the table again every second until interrupted. On a terminal
+// it redraws the screen; otherwise each table follows the last, under a line with the time.
+int WatchStatus(const std::string& listen, const std::string& token) {
+  const bool terminal = isatty(STDOUT_FILENO) == 1;
+  while (true) {
+    std::string text;
+    (void)StatusText(listen, token, false, &text);  // an error is shown and tried again
+    std::time_t now = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+    if (terminal) std::cout << "\x1b[H\x1b[2J";  // home, clear the screen
+    std::cout << "sluice at " << listen << ", " << stamp
+              << (terminal ? " (every 1 s; Ctrl-C stops)" : "") << "\n\n"
+              << text << (terminal ? "" : "\n") << std::flush;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+// `sluice status`: the running daemon's /status, as a table or as JSON.
+int CmdStatus(const std::string& path, const std::string& address, bool json, bool watch,
+              const Registry& registry) {
+  std::string listen, token;
+  if (!FindDaemon(path, address, registry, &listen, &token)) return kExitUsage;
+  if (watch) return WatchStatus(listen, token);
+  std::string text;
+  bool ok = StatusText(listen, token, json, &text);
+  (ok ? std::cout : std::cerr) << text;
+  return ok ? kExitOk : kExitFailure;
+}
+
+struct WaitArgs {
+  std::string pipeline;
+  std::string lsn;
+  std::vector<std::string> sinks;
+  std::string timeout = "5s";
+  bool json = false;
+};
+
+// `sluice wait`: GET /wait of the running daemon. 0 when durable, 1 when it timed out, the
+// pipeline stopped or sluice could not be reached, 2 for bad input (unknown pipeline, ...).
+int CmdWait(const std::string& path, const std::string& address, const WaitArgs& args,
+            const Registry& registry) {
+  std::string listen, token;
+  if (!FindDaemon(path, address, registry, &listen, &token)) return kExitUsage;
+  std::optional<std::chrono::milliseconds> timeout = ParseDuration(args.timeout);
+  if (!timeout) {
+    std::cerr << "sluice wait: --timeout " << args.timeout << " is not a duration such as 5s\n";
+    return kExitUsage;
+  }
+  std::string target = "/wait?pipeline=" + PercentEncode(args.pipeline) +
+                       "&lsn=" + PercentEncode(args.lsn) +
+                       "&timeout=" + PercentEncode(args.timeout);
+  for (const std::string& sink : args.sinks) target += "&sink=" + PercentEncode(sink);
+  // The answer comes after the wait's timeout at the latest; the margin covers the network.
+  auto answer = CallEndpoint(listen, token, "GET", target, *timeout + std::chrono::seconds(10));
+  if (!answer.ok()) {
+    std::cerr << "sluice wait: " << answer.status().message() << "\n";
     return kExitFailure;
   }
-  return kExitOk;
+  nlohmann::json body = nlohmann::json::parse(answer->body, nullptr, false);
+  if (answer->status == 200) {
+    if (args.json) {
+      std::cout << answer->body;
+    } else {
+      std::cout << args.lsn << " is durable in "
+                << (args.sinks.empty() ? "every sink" : "the sinks named") << " of pipeline "
+                << args.pipeline << " (waited " << body.value("waited_ms", 0.0) << " ms)\n";
+    }
+    return kExitOk;
+  }
+  std::string error = body.is_object() ? body.value("error", answer->body) : answer->body;
+  std::cerr << "sluice wait: HTTP " << answer->status << ": " << error << "\n";
+  if (args.json) std::cout << answer->body;
+  return answer->status == 400 || answer->status == 404 ? kExitUsage : kExitFailure;
 }
 
 void PrintOptions(const std::vector<OptionSpec>& options) {
@@ -229,6 +311,21 @@ int Main(int argc, char** argv) {
                      "HOST:PORT of its endpoints (default: http.listen, else 127.0.0.1:8080); "
                      "the token may also come from SLUICE_HTTP_TOKEN");
   status->add_flag("--json", json, "Print the /status JSON as it is");
+  bool watch = false;
+  status->add_flag("--watch", watch, "Redraw the table every second until interrupted");
+  WaitArgs wait_args;
+  auto* wait = app.add_subcommand(
+      "wait", "Wait until a commit is durable in a pipeline's sinks; exit 0 when it is");
+  wait->add_option("-c,--config", config_path,
+                   "Config file of the running sluice (for http.listen and http.token)");
+  wait->add_option("--address", address, "HOST:PORT of its endpoints (as for status)");
+  wait->add_option("--pipeline", wait_args.pipeline, "The pipeline")->required();
+  wait->add_option("--lsn", wait_args.lsn,
+                   "The commit's LSN, X/Y (pg_current_wal_insert_lsn() after COMMIT)")
+      ->required();
+  wait->add_option("--sink", wait_args.sinks, "Only these sinks (default: all of the pipeline's)");
+  wait->add_option("--timeout", wait_args.timeout, "How long to wait (default 5s, at most 5m)");
+  wait->add_flag("--json", wait_args.json, "Print the /wait answer as it is");
   VerifyOptions verify_options;
   int wait_seconds = 300;
   auto* verify = app.add_subcommand(
@@ -264,8 +361,9 @@ int Main(int argc, char** argv) {
     verify_options.wait = std::chrono::seconds(wait_seconds);
     return CmdVerify(config_path, verify_options, registry);
   }
-  if (*status) return CmdStatus(config_path, address, json, registry);
+  if (*status) return CmdStatus(config_path, address, json, watch, registry);
   if (*reload) return CmdReload(config_path, address, registry);
+  if (*wait) return CmdWait(config_path, address, wait_args, registry);
   StartSignalThread();
   return CmdRun(config_path, registry);
 }

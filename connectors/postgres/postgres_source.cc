@@ -241,7 +241,10 @@ Status PostgresSource::StreamBesideSnapshot(PgConn& meta, PgConn repl, Lsn tag, 
   if (!run.ok()) return run.status();
   std::unique_ptr<SnapshotRun> beside = std::move(run).value();
   if (beside && beside->workers->jobs().empty()) beside.reset();
-  if (beside) gate_.Hold(tag);
+  if (beside) {
+    gate_.Hold(tag);
+    ctx_.durability->HoldCheckpoints();  // the batches from here lack the tables held back
+  }
   SLUICE_RETURN_IF_ERROR(StartStream(meta, std::move(repl), beside != nullptr));
   Status s = Stream(meta, out, stop, beside.get());
   if (s.ok()) {
@@ -358,10 +361,26 @@ Status PostgresSource::Reopen(PgConn& meta) {
 
 namespace sluice::pg {
 
+namespace {
+
+// pg_current_wal_insert_lsn() right after a commit that ends at a WAL page boundary points
+// past the next page's header: 24 bytes, 40 at the start of a segment. No commit can end
+// within 24 bytes of a record's end, nor within 40 of a 16 MB boundary (a page's start under
+// any page and segment size): the smallest WAL record is its 24-byte header, a commit record
+// is larger, and a page begins with its header.
+Lsn WaitReach(Lsn durable) {
+  constexpr uint64_t kSegmentAlign = 16u << 20;
+  return Lsn(durable.value() + (durable.value() % kSegmentAlign == 0 ? 40 : 24));
+}
+
+}  // namespace
+
 void RegisterPostgresSource(Registry& registry) {
   SourcePlugin p;
   p.type = "postgres";
   p.description = "PostgreSQL: consistent snapshot, then logical replication (pgoutput)";
+  p.commit_positions = true;  // checkpoints carry commit end LSNs, in commit order
+  p.wait_reach = WaitReach;
   p.options = {
       {"dsn",
        OptionType::kSecret,

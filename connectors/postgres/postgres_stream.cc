@@ -84,6 +84,7 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
       if (!pumped.ok()) return pumped.status();
       if (run->all_emitted()) {
         gate_.ReleaseAt(emitted_token_);
+        ctx_.durability->ReleaseCheckpoints();  // what comes next is the replay, every table
         replay_ = true;
         return Status::Ok();
       }
@@ -110,6 +111,13 @@ Status PostgresSource::Stream(PgConn& meta, BatchEmitter& out, const std::atomic
     const StreamMessage& m = **next;
     if (m.wal_end > received_) received_ = m.wal_end;
     if (m.type == 'k') {
+      // Every commit the server decoded up to wal_end has arrived before this keepalive: once
+      // the gathered ones are handed on, all of them are (for /wait; never while some tables
+      // are held back, nor inside a transaction).
+      if (!gate_.holding() && !builder.in_transaction()) {
+        if (pending) SLUICE_RETURN_IF_ERROR(emit());
+        ctx_.durability->HandedOnUpTo(m.wal_end);
+      }
       // Nothing in flight and no transaction open: everything up to the server's sent
       // position is accounted for, so the slot may advance past WAL that other tables wrote.
       gate_.Keepalive(m.wal_end, !builder.in_transaction() && !pending);

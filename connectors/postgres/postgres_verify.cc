@@ -42,6 +42,11 @@ class PostgresScan : public SourceScan {
 
   Position position() const override { return Position{at_, 0}; }
   const std::vector<TableSchema>& tables() const override { return tables_; }
+  std::optional<uint64_t> EstimatedRows(const TableId& table) const override {
+    const TableInfo* t = Find(table);
+    if (t == nullptr || t->estimated_rows <= 0) return std::nullopt;  // -1: never analyzed
+    return static_cast<uint64_t>(t->estimated_rows);
+  }
 
   Status WaitCheckpointed(std::chrono::milliseconds timeout) override {
     auto conn = PgConn::Connect(dsn_, false);

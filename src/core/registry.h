@@ -20,6 +20,14 @@ struct SourcePlugin {
   std::string description;
   std::vector<OptionSpec> options;
   std::function<Result<std::unique_ptr<Source>>(const SourceContext&)> create;
+  // The LSNs of its checkpoints are commit end positions, emitted in commit order: a
+  // checkpoint at L means every transaction that commits at or below L was handed on
+  // (PostgreSQL). Only such a source's pipelines answer /wait.
+  bool commit_positions = false;
+  // With commit_positions: given that every commit ending at or below P is durable, the
+  // highest position a wait may ask for that this answers as well, because no commit can
+  // end between them. Empty: P itself.
+  std::function<Lsn(Lsn)> wait_reach;
 };
 
 struct SinkPlugin {

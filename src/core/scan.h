@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ class SourceScan {
   virtual Position position() const = 0;
   // The tables the pipeline reads, as the scan sees them.
   virtual const std::vector<TableSchema>& tables() const = 0;
+  // About how many rows `table` has (for progress only); nullopt when the source cannot say.
+  virtual std::optional<uint64_t> EstimatedRows(const TableId& table) const {
+    (void)table;
+    return std::nullopt;
+  }
 
   // Waits until the pipeline's own checkpoint has passed position(), so that every sink
   // holds every change below it. Unavailable after `timeout`, naming what it waited

@@ -13,6 +13,7 @@
 #include "core/change.h"
 #include "core/metrics.h"
 #include "core/options.h"
+#include "core/source_durability.h"
 #include "core/status.h"
 
 namespace sluice {
@@ -114,6 +115,9 @@ struct SourceContext {
   MetricScope metrics;                // labelled {pipeline}
   // The source keeps it current; the pipeline's observers read it. Never null.
   std::shared_ptr<SourceStatus> status = std::make_shared<SourceStatus>();
+  // What the source can say about durability that its checkpoints do not (for /wait).
+  // Never null.
+  std::shared_ptr<SourceDurability> durability = std::make_shared<SourceDurability>();
 };
 
 // Owned by its pipeline. Run() is called once, from the pipeline's source thread;

@@ -145,9 +145,9 @@ const std::vector<Bounded>& HttpLimitSpecs() {
 
 const std::vector<OptionSpec>& HttpSpecs() {
   static const std::vector<OptionSpec> specs = [] {
-    std::vector<OptionSpec> s = {Spec("listen", OptionType::kString),
-                                 Spec("token", OptionType::kSecret),
-                                 Spec("wedged_after", OptionType::kDuration)};
+    std::vector<OptionSpec> s = {
+        Spec("listen", OptionType::kString), Spec("token", OptionType::kSecret),
+        Spec("wedged_after", OptionType::kDuration), Spec("max_waiters", OptionType::kInt)};
     for (const Bounded& b : HttpLimitSpecs()) s.push_back(b.spec);
     return s;
   }();
@@ -323,6 +323,7 @@ class Loader {
                 std::map<std::string, std::string> values);
   void LoadHttpLimits(const Entry& e, const std::vector<Entry>& entries,
                       const std::map<std::string, std::string>& values);
+  void LoadMaxWaiters(const SourceLocation& at, const std::string& text);
   void CheckListenLoopback(const SourceLocation& where);
   // Where key `key` of a mapping's `entries` was written (it may come from a merge key), or
   // the mapping's own key.
@@ -587,6 +588,9 @@ void Loader::LoadHttp(const Entry& e, const std::vector<Entry>& entries,
   if (values.count("token")) config().http_token = values["token"];
   if (values.count("wedged_after")) config().wedged_after = options.Duration("wedged_after");
   LoadHttpLimits(e, entries, values);
+  if (values.count("max_waiters")) {
+    LoadMaxWaiters(EntryAt(e, entries, "max_waiters"), values["max_waiters"]);
+  }
   if (values.count("listen")) {
     Result<ListenSpec> spec = ParseListen(values["listen"]);
     if (!spec.ok()) return Error(listen_at, spec.status().message());
@@ -623,6 +627,20 @@ void Loader::LoadHttpLimits(const Entry& e, const std::vector<Entry>& entries,
     if (b.spec.name == "request_timeout") limits.request_timeout = std::chrono::milliseconds(n);
     if (b.spec.name == "idle_timeout") limits.idle_timeout = std::chrono::milliseconds(n);
   }
+}
+
+// After max_connections: the waits must leave connections for everything else.
+void Loader::LoadMaxWaiters(const SourceLocation& at, const std::string& text) {
+  const size_t connections = config().http_limits.max_connections;
+  std::optional<int64_t> n = ToInt(text);
+  if (!n || *n < 1 || static_cast<size_t>(*n) >= connections) {
+    return Error(at, "'max_waiters' in 'http' must be at least 1 and less than max_connections (" +
+                         std::to_string(connections) +
+                         "), since each waiting request holds a connection and the probes need "
+                         "some: got " +
+                         Quote(text));
+  }
+  config().http_max_waiters = static_cast<size_t>(*n);
 }
 
 // A listener without a token must be loopback. Decided on what the host resolves to: every

@@ -12,6 +12,11 @@ std::string Diagnostic::Where() const {
 
 std::string Diagnostic::ToString() const { return Where() + ": " + message; }
 
+size_t Config::MaxWaiters() const {
+  if (http_max_waiters > 0) return http_max_waiters;
+  return std::max<size_t>(1, http_limits.max_connections * 3 / 4);
+}
+
 const PluginConfig* Config::FindSource(const std::string& name) const {
   for (const auto& s : sources) {
     if (s.name == name) return &s;

@@ -88,6 +88,8 @@ struct Config {
   // A secret: never logged or shown.
   std::string http_token;
   HttpServerLimits http_limits;  // http.max_connections, request_timeout, idle_timeout
+  // http.max_waiters: /wait requests open at once; 0: the default (see MaxWaiters()).
+  size_t http_max_waiters = 0;
   // /healthz fails when a pipeline thread has been inside one call this long.
   std::chrono::milliseconds wedged_after = std::chrono::minutes(5);
   // How long SIGTERM/SIGINT may take to drain, flush and confirm before sluice stops anyway.
@@ -105,6 +107,9 @@ struct Config {
   std::vector<PluginConfig> sinks;
   std::vector<PipelineConfig> pipelines;
 
+  // Open /wait requests allowed at once: http.max_waiters, by default three quarters of
+  // http.max_connections, so that waits never hold every connection a probe needs.
+  size_t MaxWaiters() const;
   const PluginConfig* FindSource(const std::string& name) const;
   const PluginConfig* FindSink(const std::string& name) const;
 };

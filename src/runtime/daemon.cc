@@ -12,6 +12,7 @@
 #include "runtime/lifecycle_log.h"
 #include "runtime/process_metrics.h"
 #include "runtime/version.h"
+#include "runtime/wait_service.h"
 #include "util/redact.h"
 
 namespace sluice {
@@ -27,6 +28,12 @@ std::string JoinNames(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
   return out.empty() ? "none" : out;
+}
+
+int64_t UnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -69,7 +76,8 @@ std::shared_ptr<Daemon::Running> Daemon::Build(const Config& config, const Pipel
   r->pipeline = std::make_unique<Pipeline>(
       pc.name, std::move(parts->source), std::move(parts->sinks), BuildTransforms(pc.transforms),
       PipelineLimits{config.queue_max_batches, config.queue_max_bytes},
-      PipelineTelemetry{MetricScope(&metrics_, {{"pipeline", pc.name}}), parts->source_status});
+      PipelineTelemetry{MetricScope(&metrics_, {{"pipeline", pc.name}}), parts->source_status,
+                        parts->durability, parts->commit_positions, parts->wait_reach});
   return r;
 }
 
@@ -163,6 +171,7 @@ ReloadOutcome Daemon::Reload() {
                  JoinNames(plan.needs_restart));
   }
   Apply(std::move(next), plan);
+  if (waits_) waits_->SetTargets(WaitTargets());
   return out;
 }
 
@@ -280,7 +289,9 @@ bool Daemon::Supervise(const std::atomic<int>& signals, const std::atomic<int>& 
     }
     if (all_done) return aborted;
     if (now >= next_look) {
-      lifecycle.Observe(Report().pipelines, now);
+      DaemonReport report = Report();
+      history_.Record(UnixMillis(), report);
+      lifecycle.Observe(report.pipelines, now);
       next_look = now + std::chrono::milliseconds(250);
     }
     int n = signals.load();
@@ -312,6 +323,28 @@ bool Daemon::Supervise(const std::atomic<int>& signals, const std::atomic<int>& 
   }
 }
 
+std::vector<WaitService::Target> Daemon::WaitTargets() {
+  std::vector<WaitService::Target> targets;
+  std::lock_guard lock(mu_);
+  for (const auto& r : running_) {
+    if (r->retiring) continue;  // a removed pipeline is unknown; a replacement is listed
+    WaitService::Target t;
+    t.pipeline = r->config->name;
+    t.keep = r;
+    if (!r->pipeline) {
+      t.unavailable = "pipeline " + t.pipeline + " could not start: " + r->build_error;
+    } else if ((t.waiters = r->pipeline->waiters()) == nullptr) {
+      const PluginConfig* source = config_.FindSource(r->config->source);
+      t.unavailable = "pipeline " + t.pipeline + " reads a " + (source ? source->type : "") +
+                      " source, whose positions are not commit LSNs; /wait needs a source "
+                      "that has them (postgres)";
+      t.unavailable_status = 400;
+    }
+    targets.push_back(std::move(t));
+  }
+  return targets;
+}
+
 int Daemon::Run(const std::atomic<int>& signals, const std::atomic<int>& reloads) {
   dead_letters_ = std::make_unique<FileDeadLetters>(config_.state_dir + "/dead_letters");
   for (const PipelineConfig& pc : config_.pipelines) {
@@ -319,16 +352,23 @@ int Daemon::Run(const std::atomic<int>& signals, const std::atomic<int>& reloads
     std::lock_guard lock(mu_);
     running_.push_back(std::move(r));
   }
+  waits_ = std::make_unique<WaitService>(WaitTargets(), config_.MaxWaiters(),
+                                         MetricScope(&metrics_, {}));
+  waits_->Start();
   HttpHandlers handlers;
   handlers.report = [this] { return Report(); };
   handlers.metrics = [this] { return MetricsText(); };
+  handlers.history = [this](int64_t since) { return history_.Json(since); };
+  handlers.wait = [this](const HttpRequest& request, HttpReply reply) {
+    waits_->Handle(request, std::move(reply));
+  };
   handlers.reload = [this](std::function<void(int, nlohmann::json)> answer) {
     RequestReload([answer = std::move(answer)](const ReloadOutcome& outcome) {
       answer(outcome.applied ? 200 : outcome.stopping ? 503 : 422, outcome.ToJson());
     });
   };
-  HttpServer http({config_.http_listen, config_.http_token, config_.http_limits}, handlers,
-                  MetricScope(&metrics_, {}));
+  HttpServer http({config_.http_listen, config_.http_token, config_.http_limits},
+                  std::move(handlers), MetricScope(&metrics_, {}));
   if (Status s = http.Start(); !s.ok()) {
     spdlog::error("{}", s.message());
     return kExitFailure;
@@ -340,6 +380,7 @@ int Daemon::Run(const std::atomic<int>& signals, const std::atomic<int>& reloads
     if (!r->pipeline || !r->pipeline->Wait().ok()) failed = true;
   }
   http.Stop();
+  waits_->Stop();
   if (failed) return kExitFailure;
   return aborted ? kExitAborted : kExitOk;
 }

@@ -21,6 +21,8 @@
 #include "runtime/pipeline_parts.h"
 #include "runtime/reload_plan.h"
 #include "runtime/report.h"
+#include "runtime/status_history.h"
+#include "runtime/wait_service.h"
 
 namespace sluice {
 
@@ -88,6 +90,8 @@ class Daemon {
   // Drops retiring pipelines that have ended (aborting those past their deadline).
   void Reap(std::chrono::steady_clock::time_point now);
   std::vector<std::shared_ptr<Running>> Snapshot();
+  // What /wait can wait on: every pipeline not retiring, with its waiters or why it has none.
+  std::vector<WaitService::Target> WaitTargets();
 
   const Registry& registry_;
   MetricsRegistry metrics_;  // outlives the pipelines and sinks holding its metrics
@@ -98,6 +102,10 @@ class Daemon {
   Config config_;  // the config in force
   std::vector<std::shared_ptr<Running>> running_;
   std::deque<std::function<void(const ReloadOutcome&)>> reload_requests_;
+
+  // The last minutes of every pipeline, for the status page (/status/history).
+  StatusHistory history_;
+  std::unique_ptr<WaitService> waits_;  // made in Run(), before the HTTP server
 };
 
 }  // namespace sluice

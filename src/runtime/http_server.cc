@@ -1,10 +1,15 @@
 #include "runtime/http_server.h"
 
 #include <httplib.h>
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
+
+#include <cctype>
+#include <cstdlib>
 
 #include "runtime/http_loop.h"
 #include "runtime/listen_address.h"
+#include "runtime/status_page.h"
 
 namespace sluice {
 
@@ -32,7 +37,28 @@ HttpResponse Json(int status, const nlohmann::json& body) {
   return r;
 }
 
-enum class Endpoint { kHealth, kReady, kMetrics, kStatus, kReload };
+// The password of "Authorization: Basic base64(user:password)", so that a browser, which
+// asks for a user and password when told "WWW-Authenticate: Basic", can open the page with
+// the token; empty when the header is not that.
+std::string BasicPassword(const std::string& header) {
+  constexpr std::string_view kBasic = "Basic ";
+  if (header.size() <= kBasic.size() || header.compare(0, kBasic.size(), kBasic) != 0) return "";
+  const std::string encoded = header.substr(kBasic.size());
+  if (encoded.size() % 4 != 0 || encoded.size() > 4096) return "";
+  std::string decoded(encoded.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                          reinterpret_cast<const unsigned char*>(encoded.data()),
+                          static_cast<int>(encoded.size()));
+  if (n < 0) return "";
+  // EVP_DecodeBlock counts the padding's zero bytes: drop one per '='.
+  size_t length = static_cast<size_t>(n);
+  for (size_t i = encoded.size(); i > 0 && encoded[i - 1] == '=' && length > 0; --i) --length;
+  decoded.resize(length);
+  size_t colon = decoded.find(':');
+  return colon == std::string::npos ? "" : decoded.substr(colon + 1);
+}
+
+enum class Endpoint { kPage, kHealth, kReady, kMetrics, kStatus, kHistory, kWait, kReload };
 
 struct Route {
   const char* path;
@@ -41,11 +67,11 @@ struct Route {
   bool post = false;  // POST only (it changes something); otherwise GET and HEAD
 };
 
-constexpr Route kRoutes[] = {{"/healthz", Endpoint::kHealth, false},
-                             {"/readyz", Endpoint::kReady, false},
-                             {"/metrics", Endpoint::kMetrics, true},
-                             {"/status", Endpoint::kStatus, true},
-                             {"/reload", Endpoint::kReload, true, true}};
+constexpr Route kRoutes[] = {
+    {"/", Endpoint::kPage, true},         {"/healthz", Endpoint::kHealth, false},
+    {"/readyz", Endpoint::kReady, false}, {"/metrics", Endpoint::kMetrics, true},
+    {"/status", Endpoint::kStatus, true}, {"/status/history", Endpoint::kHistory, true},
+    {"/wait", Endpoint::kWait, true},     {"/reload", Endpoint::kReload, true, true}};
 
 }  // namespace
 
@@ -59,8 +85,10 @@ HttpServer::HttpServer(HttpSettings settings, HttpHandlers handlers, MetricScope
 HttpServer::~HttpServer() { Stop(); }
 
 bool HttpServer::Authorized(const HttpRequest& request) const {
-  return settings_.token.empty() ||
-         SameToken(request.Header("Authorization"), "Bearer " + settings_.token);
+  if (settings_.token.empty()) return true;
+  const std::string header = request.Header("Authorization");
+  return SameToken(header, "Bearer " + settings_.token) ||
+         SameToken(BasicPassword(header), settings_.token);
 }
 
 // On the loop's thread: answers what is cheap at once and hands the rest to the workers.
@@ -71,8 +99,8 @@ void HttpServer::Handle(HttpRequest request, HttpReply reply) {
   }
   if (route == nullptr) {
     return reply.Send(Json(404, {{"error", "no endpoint " + request.path +
-                                               " (endpoints: /healthz, /readyz, /metrics, "
-                                               "/status, POST /reload)"}}));
+                                               " (endpoints: /, /healthz, /readyz, /metrics, "
+                                               "/status, /status/history, /wait, POST /reload)"}}));
   }
   bool method_ok =
       route->post ? request.method == "POST" : request.method == "GET" || request.method == "HEAD";
@@ -92,6 +120,10 @@ void HttpServer::Handle(HttpRequest request, HttpReply reply) {
     HttpResponse r =
         Json(401, {{"error", "this endpoint needs Authorization: Bearer <http.token>"}});
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    // A browser asks for a user and password on this one; the token is the password.
+    if (route->endpoint == Endpoint::kPage) {
+      r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"sluice\", charset=\"UTF-8\"");
+    }
     return reply.Send(std::move(r));
   }
   switch (route->endpoint) {
@@ -114,6 +146,29 @@ void HttpServer::Handle(HttpRequest request, HttpReply reply) {
       if (!handlers_.reload) return reply.Send(Json(404, {{"error", "no endpoint /reload"}}));
       return handlers_.reload(
           [reply](int status, const nlohmann::json& body) { reply.Send(Json(status, body)); });
+    case Endpoint::kPage: {
+      HttpResponse r;
+      r.content_type = "text/html; charset=utf-8";
+      // The page loads nothing but itself and this server's JSON (README "Status page").
+      r.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                             "'unsafe-inline'; img-src data:; connect-src 'self'");
+      r.headers.emplace_back("Cache-Control", "no-store");
+      r.body = StatusPageHtml();
+      return reply.Send(std::move(r));
+    }
+    case Endpoint::kHistory: {
+      if (!handlers_.history) return reply.Send(Json(404, {{"error", "no history here"}}));
+      int64_t since = 0;
+      if (auto v = request.Param("since")) since = std::strtoll(v->c_str(), nullptr, 10);
+      // On the report worker, off the loop: a long history takes a while to render.
+      return reports_.Submit([this, reply, since](const DaemonReport&) {
+        reply.Send(Json(200, handlers_.history(since)));
+      });
+    }
+    case Endpoint::kWait:
+      if (!handlers_.wait) return reply.Send(Json(404, {{"error", "/wait is not served here"}}));
+      return handlers_.wait(request, std::move(reply));
     case Endpoint::kMetrics:
       return scrapes_.Submit([reply](const std::string& text) {
         HttpResponse r;
@@ -151,7 +206,7 @@ Status HttpServer::Start() {
                                    ", which is not a loopback address, and http.token is not set");
   }
   port_ = bound.port();
-  spdlog::info("http: listening on {} (/healthz /readyz /metrics /status, POST /reload{})",
+  spdlog::info("http: listening on {} (/ /healthz /readyz /metrics /status /wait, POST /reload{})",
                bound.ToString(),
                settings_.token.empty() ? "" : "; all but /healthz and /readyz need the token");
   return Status::Ok();
@@ -167,7 +222,7 @@ void HttpServer::Stop() {
 
 Result<HttpAnswer> CallEndpoint(const std::string& listen, const std::string& token,
                                 const std::string& method, const std::string& path,
-                                std::chrono::seconds timeout) {
+                                std::chrono::milliseconds timeout) {
   // ":8080" means this machine, as "0.0.0.0:8080" does.
   Result<ListenSpec> spec = ParseListen(listen.rfind(':', 0) == 0 ? "127.0.0.1" + listen : listen);
   if (!spec.ok()) return spec.status();
@@ -194,7 +249,22 @@ Result<std::string> FetchEndpoint(const std::string& listen, const std::string& 
     return Status::Unavailable(path + " answered HTTP " + std::to_string(answer->status) + ": " +
                                answer->body);
   }
-  return answer->body;
+  return std::move(answer->body);
+}
+
+std::string PercentEncode(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice

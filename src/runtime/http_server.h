@@ -1,7 +1,8 @@
-// HttpServer: the operations endpoints -- /healthz, /readyz, /metrics, /status -- on
+// HttpServer: the operations endpoints -- /healthz, /readyz, /metrics, /status,
+// /status/history, /wait, and the status page at / -- on
 // sluice's own event-driven HTTP/1.1 server (http_loop.h). Health endpoints are always
-// open; on a listener that is not loopback, /metrics and /status need
-// "Authorization: Bearer TOKEN".
+// open; on a listener that is not loopback, the others need "Authorization: Bearer TOKEN"
+// (or Basic with the token as password, which is what a browser can send for the page).
 //
 // Why not cpp-httplib's server: it gives each connection a pool thread for the
 // connection's whole life, and its read timeout restarts with every byte. Two idle
@@ -37,13 +38,18 @@ struct HttpSettings {
   HttpServerLimits limits;
 };
 
-// What the endpoints show; called from the server's threads, so both must be thread-safe.
+// What the endpoints show; called from the server's threads, so each must be thread-safe.
 struct HttpHandlers {
   std::function<DaemonReport()> report;
   std::function<std::string()> metrics;  // Prometheus text
   // POST /reload: starts a reload and calls `answer` (any thread) with the HTTP status and
   // body once it is done. Unset: 404.
   std::function<void(std::function<void(int status, nlohmann::json body)> answer)> reload;
+  // /wait, on the loop's thread: must not block; answers through the reply, maybe later.
+  // Empty: /wait answers 404.
+  std::function<void(const HttpRequest&, HttpReply)> wait;
+  // /status/history?since=UNIX_MS (StatusHistory::Json). Empty: it answers 404.
+  std::function<nlohmann::json(int64_t)> history;
 };
 
 // Owned by the daemon, which keeps what the handlers read alive until Stop() returns.
@@ -86,14 +92,18 @@ struct HttpAnswer {
 };
 
 // Sends `method` (GET or POST, empty body) for `path` to a running sluice whose http.listen
-// is `listen`, with the bearer token when one is given; any HTTP status is an answer.
+// is `listen` (0.0.0.0 and :: are reached through loopback), with the bearer token when one
+// is given, waiting up to `timeout` for the answer; any HTTP status is an answer.
+// Unavailable when sluice cannot be reached.
 Result<HttpAnswer> CallEndpoint(const std::string& listen, const std::string& token,
                                 const std::string& method, const std::string& path,
-                                std::chrono::seconds timeout);
+                                std::chrono::milliseconds timeout);
 
-// GETs `path` from a running sluice whose http.listen is `listen` (0.0.0.0 and :: are
-// reached through loopback), with the bearer token when one is given. The body on 200.
+// A GET whose answer must be 200: its body; Unavailable otherwise.
 Result<std::string> FetchEndpoint(const std::string& listen, const std::string& token,
                                   const std::string& path);
+
+// `text` with every byte but RFC 3986's unreserved ones percent-encoded, for a query value.
+std::string PercentEncode(const std::string& text);
 
 }  // namespace sluice

@@ -23,6 +23,12 @@ int64_t OldestCommitUs(const Batch& batch) {
   }
   return oldest;
 }
+
+std::vector<std::string> SinkNames(const std::vector<NamedSink>& sinks) {
+  std::vector<std::string> names;
+  for (const NamedSink& s : sinks) names.push_back(s.name);
+  return names;
+}
 }  // namespace
 
 Pipeline::Pipeline(std::string name, std::unique_ptr<Source> source, std::vector<NamedSink> sinks,
@@ -32,14 +38,21 @@ Pipeline::Pipeline(std::string name, std::unique_ptr<Source> source, std::vector
       source_(std::move(source)),
       transforms_(std::move(transforms)),
       coordinator_(sinks.size(), [this](const Checkpoint& cp) { source_->Confirm(cp); }),
-      telemetry_{telemetry.metrics, telemetry.source_status ? telemetry.source_status
-                                                            : std::make_shared<SourceStatus>()},
+      telemetry_{
+          telemetry.metrics,
+          telemetry.source_status ? telemetry.source_status : std::make_shared<SourceStatus>(),
+          telemetry.durability, telemetry.commit_positions, telemetry.wait_reach},
+      waiters_(
+          SinkNames(sinks), [this](size_t i) { return HealthOf(i); }, telemetry.wait_reach),
       lag_seconds_(telemetry_.metrics.GetGauge(
           "sluice_lag_seconds",
           "Age of the oldest change read from the source but not yet durable in every sink")) {
   for (auto& s : sinks) {
     sinks_.push_back(std::make_unique<SinkSlot>(std::move(s.name), std::move(s.sink), limits,
                                                 telemetry_.metrics));
+  }
+  if (telemetry_.durability && telemetry_.commit_positions) {
+    telemetry_.durability->SetListener([this](Lsn at) { HandedOn(at); });
   }
 }
 
@@ -48,6 +61,7 @@ Pipeline::~Pipeline() {
     Abort();
     supervisor_.join();
   }
+  if (telemetry_.durability) telemetry_.durability->SetListener({});
 }
 
 void Pipeline::Start() {
@@ -93,8 +107,14 @@ bool Pipeline::Emit(Batch&& batch, const std::function<void()>& while_waiting) {
   }
   ApplyTransforms(transforms_, batch);
   // A batch whose changes were all filtered out still travels: its checkpoint must pass
-  // through every sink in order before it can be confirmed.
-  coordinator_.Track(batch.id, batch.checkpoint);
+  // through every sink in order before it can be confirmed. Its LSN answers waits unless
+  // the source holds some tables' changes back (SourceDurability::HoldCheckpoints).
+  Lsn wait_position;
+  if (telemetry_.commit_positions &&
+      !(telemetry_.durability && telemetry_.durability->checkpoints_held())) {
+    wait_position = batch.checkpoint.lsn;
+  }
+  coordinator_.Track(batch.id, batch.checkpoint, wait_position);
   size_t bytes = batch.bytes;
   BatchPtr shared = ChangePool::Share(change_pool_, std::move(batch));
   // Handing over a batch, or waiting for room (backpressure), is progress for /healthz.
@@ -178,6 +198,7 @@ void Pipeline::RunSink(size_t index) {
       if (!s.ok()) return fail(s);
       counts.Flushed(slot.metrics, NowUs());
       coordinator_.Durable(index, last_written);
+      waiters_.SinkDurable(index, coordinator_.sink_position(index));
       unflushed = false;
     }
     if (!item && stop_ && slot.queue.empty() && source_done_) return;
@@ -201,6 +222,7 @@ void Pipeline::Supervise() {
     if (!first_error_.ok()) failure = first_error_.ToString();
   }
   telemetry_.source_status->Set(SourcePhase::kStopped, failure);
+  waiters_.Close(failure.empty() ? "stopped" : Redact(failure));
   done_ = true;
   spdlog::info("pipeline {}: stopped", name_);
 }
@@ -213,6 +235,24 @@ double Pipeline::LagSeconds() {
   }
   if (unapplied_commits_.empty()) return 0;
   return std::max(0.0, static_cast<double>(NowUs() - unapplied_commits_.front().second) / 1e6);
+}
+
+void Pipeline::HandedOn(Lsn position) {
+  if (telemetry_.durability->checkpoints_held()) return;  // the source's contract; a guard
+  coordinator_.HandedOn(position);
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    waiters_.SinkDurable(i, coordinator_.sink_position(i));
+  }
+}
+
+SinkHealth Pipeline::HealthOf(size_t sink) {
+  SinkHealth h;
+  if (sink >= sinks_.size()) return h;
+  SinkSlot& slot = *sinks_[sink];
+  h.up = slot.up;
+  std::lock_guard lock(slot.error_mu);
+  h.last_error = Redact(slot.last_error);
+  return h;
 }
 
 PipelineReport Pipeline::Report() {

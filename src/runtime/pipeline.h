@@ -18,6 +18,7 @@
 #include "core/sink.h"
 #include "core/source.h"
 #include "runtime/checkpoint.h"
+#include "runtime/commit_waiters.h"
 #include "runtime/heartbeat.h"
 #include "runtime/report.h"
 #include "runtime/sink_metrics.h"
@@ -31,10 +32,15 @@ struct PipelineLimits {
 };
 
 // Where a pipeline reports: metrics (labelled {pipeline}; default: a registry nobody
-// renders) and the source's phase (null: a private one).
+// renders) and the source's phase (null: a private one); what its source says about
+// durability (null: nothing), and whether its checkpoints carry commit positions
+// (SourcePlugin::commit_positions), without which it answers no wait.
 struct PipelineTelemetry {
   MetricScope metrics;
   std::shared_ptr<SourceStatus> source_status;
+  std::shared_ptr<SourceDurability> durability;
+  bool commit_positions = false;
+  std::function<Lsn(Lsn)> wait_reach;  // SourcePlugin::wait_reach
 };
 
 struct NamedSink {
@@ -68,6 +74,9 @@ class Pipeline : private BatchEmitter {
 
   const std::string& name() const { return name_; }
   const CheckpointCoordinator& coordinator() const { return coordinator_; }
+  // The readers waiting for a commit to be durable in its sinks (/wait); null when its
+  // source's checkpoints carry no commit positions. Closed when the pipeline ends.
+  CommitWaiters* waiters() { return telemetry_.commit_positions ? &waiters_ : nullptr; }
   uint64_t changes_applied() const { return changes_applied_; }
 
  private:
@@ -102,6 +111,10 @@ class Pipeline : private BatchEmitter {
   bool SleepFor(std::chrono::milliseconds d);
   // Seconds since the commit of the oldest change emitted but not yet durable everywhere.
   double LagSeconds();
+  SinkHealth HealthOf(size_t sink);
+  // SourceDurability's listener, on the source's thread: every commit up to `position` is in
+  // the batches emitted so far.
+  void HandedOn(Lsn position);
 
   const std::string name_;
   std::unique_ptr<Source> source_;
@@ -109,6 +122,7 @@ class Pipeline : private BatchEmitter {
   std::vector<std::unique_ptr<Transform>> transforms_;
   CheckpointCoordinator coordinator_;
   const PipelineTelemetry telemetry_;
+  CommitWaiters waiters_;
   // Spent batches' changes for the source to fill again: a few, of at most 4 MB each.
   const std::shared_ptr<ChangePool> change_pool_ = std::make_shared<ChangePool>(4, 4u << 20);
   Gauge& lag_seconds_;

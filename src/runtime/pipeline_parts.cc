@@ -33,6 +33,9 @@ Result<PipelineParts> BuildPipelineParts(const Config& config, const PipelineCon
   sctx.batch_max_bytes = config.batch_max_bytes;
   if (metrics) sctx.metrics = MetricScope(metrics, {{"pipeline", pipeline.name}});
   parts.source_status = sctx.status;
+  parts.durability = sctx.durability;
+  parts.commit_positions = src_plugin->commit_positions;
+  parts.wait_reach = src_plugin->wait_reach;
   auto source = src_plugin->create(sctx);
   if (!source.ok()) return source.status().WithContext("source " + src->name);
   parts.source = std::move(source).value();

@@ -2,6 +2,7 @@
 // the plugin registry but not started. Shared by the daemon, `check --connect` and `verify`.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,7 +21,10 @@ class DeadLetters;
 struct PipelineParts {
   std::unique_ptr<StateStore> state;
   std::unique_ptr<Source> source;
-  std::shared_ptr<SourceStatus> source_status;  // the source keeps it current
+  std::shared_ptr<SourceStatus> source_status;   // the source keeps it current
+  std::shared_ptr<SourceDurability> durability;  // and this
+  bool commit_positions = false;                 // SourcePlugin::commit_positions
+  std::function<Lsn(Lsn)> wait_reach;            // SourcePlugin::wait_reach
   std::vector<NamedSink> sinks;
 };
 

@@ -64,8 +64,14 @@ void AddMetrics(const std::vector<MetricSample>& samples, PipelineReport* pipeli
       pipeline->lag_bytes = s.value;
     } else if (s.name == "sluice_snapshot_rows_done") {
       Accumulate(&pipeline->snapshot_rows_done, s.value);
+      if (const std::string* table = Label(s.labels, "table")) {
+        pipeline->snapshot_tables[*table].rows_done = s.value;
+      }
     } else if (s.name == "sluice_snapshot_rows_estimated") {
       Accumulate(&pipeline->snapshot_rows_estimated, s.value);
+      if (const std::string* table = Label(s.labels, "table")) {
+        pipeline->snapshot_tables[*table].rows_estimated = s.value;
+      }
     }
   }
 }
@@ -151,6 +157,16 @@ nlohmann::json Optional(const std::optional<double>& v) {
   return v ? nlohmann::json(Count(*v)) : nlohmann::json(nullptr);
 }
 
+nlohmann::json SnapshotTablesJson(const PipelineReport& p) {
+  nlohmann::json tables = nlohmann::json::array();
+  for (const auto& [table, t] : p.snapshot_tables) {
+    tables.push_back({{"table", table},
+                      {"rows_done", Count(t.rows_done)},
+                      {"rows_estimated", Optional(t.rows_estimated)}});
+  }
+  return tables;
+}
+
 nlohmann::json PipelineJson(const PipelineReport& p, bool stopping) {
   std::vector<std::string> reasons = NotReadyReasons(p, stopping);
   nlohmann::json sinks = nlohmann::json::array();
@@ -167,6 +183,7 @@ nlohmann::json PipelineJson(const PipelineReport& p, bool stopping) {
                       {"in_flight_batches", p.in_flight_batches},
                       {"snapshot_rows_done", Optional(p.snapshot_rows_done)},
                       {"snapshot_rows_estimated", Optional(p.snapshot_rows_estimated)},
+                      {"snapshot_tables", SnapshotTablesJson(p)},
                       {"sinks", sinks}};
   if (!p.failure.empty()) j["failure"] = p.failure;
   return j;

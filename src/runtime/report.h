@@ -32,6 +32,12 @@ struct SinkReport {
   double dead_letters = 0;
 };
 
+// One table's snapshot progress (sluice_snapshot_rows_done/_estimated{table}).
+struct TableSnapshotReport {
+  double rows_done = 0;
+  std::optional<double> rows_estimated;
+};
+
 struct PipelineReport {
   std::string name;
   std::string source;
@@ -49,6 +55,7 @@ struct PipelineReport {
   std::optional<double> lag_bytes;
   std::optional<double> snapshot_rows_done;
   std::optional<double> snapshot_rows_estimated;
+  std::map<std::string, TableSnapshotReport> snapshot_tables;  // by schema.table
   std::vector<SinkReport> sinks;
   ReadinessPolicy policy;
 };

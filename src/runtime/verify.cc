@@ -64,7 +64,10 @@ class PipelineVerifier {
       t.table = source_table.table.ToString();
       report_.tallies.push_back(std::move(t));
     }
+    VerifyProgress progress{pc_.name, source_table.table.ToString(), 0,
+                            scan_.EstimatedRows(source_table.table), false};
     Status read = scan_.Read(source_table.table, [&](std::vector<Change>&& rows) {
+      progress.rows_checked += rows.size();
       Batch batch;
       batch.changes = std::move(rows);
       ApplyTransforms(transforms_, batch);
@@ -72,9 +75,12 @@ class PipelineVerifier {
         Status s = CompareRows(sinks_[i], batch.changes, report_.tallies[first + i]);
         if (!s.ok()) return s;
       }
+      if (options_.progress) options_.progress(progress);
       return Status::Ok();
     });
     if (!read.ok()) return read;
+    progress.table_done = true;
+    if (options_.progress) options_.progress(progress);
     for (size_t i = 0; i < sinks_.size(); ++i) {
       SLUICE_RETURN_IF_ERROR(
           FindExtras(sinks_[i], source_table, carried, report_.tallies[first + i]));

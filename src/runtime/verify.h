@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,12 +14,23 @@
 
 namespace sluice {
 
+// How far a verify run has come in one table: rows read from the source and compared.
+struct VerifyProgress {
+  std::string pipeline;
+  std::string table;
+  uint64_t rows_checked = 0;
+  std::optional<uint64_t> rows_estimated;  // the source's estimate, when it has one
+  bool table_done = false;
+};
+
 struct VerifyOptions {
   std::string pipeline;  // empty: every pipeline
   bool repair = false;
   // How long to wait for the pipeline's checkpoint to pass the verify position.
   std::chrono::milliseconds wait = std::chrono::minutes(5);
   size_t examples = 5;  // differences shown per sink and table
+  // Called on the verifying thread after each batch of rows and when a table is done.
+  std::function<void(const VerifyProgress&)> progress;
 };
 
 // One sink and one table.

@@ -94,6 +94,12 @@ TEST_CASE(
   CHECK(out.find("unchanged: items") != std::string::npos);
   REQUIRE(WaitFor([&] { return LogHas(dir, "pipeline others: streaming"); }, seconds(60)));
   CHECK(ApplyJsonLines(dir.File("side.jsonl")).reads == 150);
+  // /wait knows the added pipeline.
+  db.Exec("UPDATE others SET qty = qty + 1 WHERE id = 1");
+  const std::string lsn = db.Query("SELECT pg_current_wal_insert_lsn()::text").at(0).at(0);
+  HttpAnswer waited = HttpGet(port, "/wait?pipeline=others&lsn=" + lsn + "&timeout=30s");
+  INFO(waited.body);
+  CHECK(waited.status == 200);
 
   // An invalid file: refused with its location, and nothing stops.
   WriteFile(dir.File("sluice.yaml"),
@@ -119,6 +125,7 @@ TEST_CASE(
   REQUIRE(WaitFor([&] { return LogHas(dir, "pipeline others stopped"); }, seconds(60)));
   CHECK(LogHas(dir, "pipeline others removed from the config"));
   CHECK(SlotCount(db, "sluice_it_reload_add_others") == 1);
+  CHECK(HttpGet(port, "/wait?pipeline=others&lsn=" + lsn).status == 404);
 
   // Still streaming, and the first pipeline was never restarted nor replayed.
   lines = CountLines(dir.File("out.jsonl"));

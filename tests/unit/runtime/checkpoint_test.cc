@@ -59,4 +59,64 @@ TEST_CASE("CheckpointCoordinator: the newest checkpoint of the prefix carries th
   CHECK(confirmed[0].token == 1);
 }
 
+TEST_CASE("CheckpointCoordinator: each sink's wait position is the newest it made durable",
+          "[unit][checkpoint][wait]") {
+  CheckpointCoordinator c(2, nullptr);
+  c.Track(1, At(100), Lsn(100));
+  c.Track(2, Checkpoint{}, Lsn());  // mid-transaction: says nothing
+  c.Track(3, At(300), Lsn(300));
+  c.Track(4, At(400), Lsn());  // tracked while the source held its checkpoints back
+  c.Track(5, At(500), Lsn(500));
+  CHECK(c.sink_position(0) == Lsn());
+
+  c.Durable(0, 3);  // sink 0 ahead of sink 1: its own position, not the confirmed one
+  CHECK(c.sink_position(0) == Lsn(300));
+  CHECK(c.sink_position(1) == Lsn());
+  c.Durable(1, 1);
+  CHECK(c.sink_position(1) == Lsn(100));
+  c.Durable(0, 4);  // batch 4's LSN answers no wait
+  CHECK(c.sink_position(0) == Lsn(300));
+  c.Durable(1, 4);  // batches 1..3 now durable everywhere and dropped; 4 stays pending
+  CHECK(c.sink_position(1) == Lsn(300));
+  c.Durable(1, 5);
+  CHECK(c.sink_position(1) == Lsn(500));
+  CHECK(c.sink_position(0) == Lsn(300));
+  c.Durable(0, 2);  // late report: nothing changes
+  CHECK(c.sink_position(0) == Lsn(300));
+  CHECK(c.sink_position(7) == Lsn());
+}
+
+TEST_CASE("CheckpointCoordinator: a replay of lower LSNs does not lower a wait position",
+          "[unit][checkpoint][wait]") {
+  // After a reconnect the stream resumes from the slot and sends commits again: what was
+  // durable stays durable.
+  CheckpointCoordinator c(1, nullptr);
+  c.Track(1, At(500), Lsn(500));
+  c.Track(2, At(200), Lsn(200));
+  c.Durable(0, 2);
+  CHECK(c.sink_position(0) == Lsn(500));
+}
+
+TEST_CASE("CheckpointCoordinator: a position handed on reaches each sink with the newest batch",
+          "[unit][checkpoint][wait]") {
+  // An idle stream: every commit up to 900 is in the batches so far (the others touched no
+  // piped table).
+  CheckpointCoordinator c(2, nullptr);
+  c.HandedOn(Lsn(50));  // nothing tracked yet: every sink has it
+  CHECK(c.sink_position(0) == Lsn(50));
+  CHECK(c.sink_position(1) == Lsn(50));
+  c.Track(1, At(100), Lsn(100));
+  c.Track(2, At(200), Lsn(200));
+  c.Durable(0, 2);
+  c.Durable(1, 1);
+  c.HandedOn(Lsn(900));
+  CHECK(c.sink_position(0) == Lsn(900));  // it has batch 2, the newest
+  CHECK(c.sink_position(1) == Lsn(100));  // not yet
+  c.Durable(1, 2);
+  CHECK(c.sink_position(1) == Lsn(900));
+  c.HandedOn(Lsn(950));  // nothing pending now
+  CHECK(c.sink_position(0) == Lsn(950));
+  CHECK(c.sink_position(1) == Lsn(950));
+}
+
 }  // namespace sluice

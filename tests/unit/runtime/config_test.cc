@@ -187,6 +187,9 @@ TEST_CASE("Config: malformed input gives the message at its line and column", "[
       {"http: 8080\n" + Pipe("shop.a.b | out"), 1, 7, "'http' must be a mapping"},
       {"http:\n  max_connections: 0\n" + Pipe("shop.a.b | out"), 2, 20,
        "'max_connections' in 'http' must be between 1 and 65536, got '0'"},
+      {"http:\n  max_waiters: 256\n" + Pipe("shop.a.b | out"), 2, 16,
+       "'max_waiters' in 'http' must be at least 1 and less than max_connections (256), since "
+       "each waiting request holds a connection and the probes need some: got '256'"},
       {"http:\n  request_timeout: 50ms\n" + Pipe("shop.a.b | out"), 2, 20,
        "'request_timeout' in 'http' must be between 100ms and 600000ms, got '50ms'"},
       {"http: { idle_timeout: soon }\n" + Pipe("shop.a.b | out"), 1, 23,
@@ -458,6 +461,13 @@ TEST_CASE("Config: http limits", "[unit][config]") {
   CHECK(defaults.config.http_limits.max_connections == 256);
   CHECK(defaults.config.http_limits.request_timeout == std::chrono::seconds(5));
   CHECK(defaults.config.http_limits.idle_timeout == std::chrono::seconds(10));
+  CHECK(defaults.config.MaxWaiters() == 192);  // three quarters of the connections
+  CHECK(r.config.MaxWaiters() == 750);
+  LoadResult waiters =
+      Load("http: { max_connections: 5000, max_waiters: 4000 }\n" + Pipe("shop.a.b | out"));
+  INFO(AllErrors(waiters));
+  REQUIRE(waiters.ok());
+  CHECK(waiters.config.MaxWaiters() == 4000);
 }
 
 TEST_CASE("Config: http.listen counts as loopback only when every address it resolves to is",

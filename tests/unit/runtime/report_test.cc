@@ -140,6 +140,18 @@ TEST_CASE("Status: metrics fold into the report of their pipeline and sink", "[u
   CHECK(p.lag_bytes == 4096);
   CHECK(p.snapshot_rows_done == 11);
   CHECK_FALSE(p.snapshot_rows_estimated.has_value());
+  // Per table too, for the status page's progress bars.
+  REQUIRE(p.snapshot_tables.size() == 2);
+  CHECK(p.snapshot_tables["a"].rows_done == 5);
+  CHECK(p.snapshot_tables["b"].rows_done == 6);
+  CHECK_FALSE(p.snapshot_tables["b"].rows_estimated.has_value());
+  DaemonReport r;
+  r.pipelines.push_back(p);
+  nlohmann::json tables = StatusJson(r)["pipelines"][0]["snapshot_tables"];
+  REQUIRE(tables.size() == 2);
+  CHECK(tables[0]["table"] == "a");
+  CHECK(tables[0]["rows_done"] == 5);
+  CHECK(tables[0]["rows_estimated"].is_null());
 }
 
 TEST_CASE("Status: readyz body names the pipeline and why, the table shows it", "[unit][status]") {
