@@ -44,16 +44,15 @@ Result<FormatDescription> DecodeFormatDescription(std::string_view body, FormatI
                             std::to_string(fd.binlog_version) + ", header length " +
                             std::to_string(header_len) + " (only version 4, 19 are read)");
   }
+  // The checksum algorithm byte (and a checksum when it is on) end the event; DecodeEvent
+  // read them and told `format`.
   std::string_view lengths = r.Rest();
-  if (lengths.size() < 1 + kChecksumSize) return Status::DataLoss("format description: short");
-  auto alg = static_cast<uint8_t>(lengths[lengths.size() - 1 - kChecksumSize]);
-  fd.checksum = alg == 1;  // 0 off, 1 CRC32
+  fd.checksum = format->checksum;
   if (lengths.size() >= kTableMapEvent && lengths[kTableMapEvent - 1] == 6) {
     format->table_id_bytes = 4;
   } else {
     format->table_id_bytes = 6;
   }
-  format->checksum = fd.checksum;
   format->mysql = fd.server_version.find("MariaDB") == std::string::npos;
   return fd;
 }
@@ -271,6 +270,7 @@ Result<Event> DecodeEvent(std::string_view bytes, FormatInfo* format) {
   if (h.type == kFormatDescriptionEvent && bytes.size() > kHeaderSize + 1 + kChecksumSize) {
     checksum = bytes[bytes.size() - 1 - kChecksumSize] == 1;
   }
+  if (h.type == kFormatDescriptionEvent) format->checksum = checksum;
   size_t tail = checksum ? kChecksumSize : 0;
   if (bytes.size() < kHeaderSize + tail) return Status::DataLoss("binlog event too short");
   if (checksum && !ChecksumMatches(bytes)) {

@@ -45,6 +45,7 @@ bool Column::is_numeric() const {
     case kTypeInt24:
     case kTypeLong:
     case kTypeLongLong:
+    case kTypeYear:  // MariaDB gives YEAR a signedness bit (checked against 10.11)
     case kTypeFloat:
     case kTypeDouble:
     case kTypeNewDecimal:

@@ -65,6 +65,10 @@ struct Column {
   uint16_t collation = 0;           // character columns and ENUM/SET; 0 when not told
   std::vector<std::string> values;  // ENUM or SET members, in order
   uint8_t geometry_type = 0;
+  // MariaDB's UUID, INET4 and INET6 are logged as BINARY(16/4/16); the table map does not
+  // say which they are. The source sets this from information_schema.COLUMNS.
+  enum class Logical : uint8_t { kNone, kUuid, kInet4, kInet6 };
+  Logical logical = Logical::kNone;
 
   // Whether the column holds text in a character set (CHAR, VARCHAR, TEXT, ENUM, SET):
   // what the metadata's charset lists cover.
