@@ -40,7 +40,12 @@ BinlogReader::~BinlogReader() {
 }
 
 Result<std::string_view> BinlogReader::Next() {
-  MARIADB_RPL_EVENT* e = mariadb_rpl_fetch(rpl_, event_);
+  // A fresh event each time: after a failed fetch the event passed in is not safe to free.
+  if (event_) {
+    mariadb_free_rpl_event(event_);
+    event_ = nullptr;
+  }
+  MARIADB_RPL_EVENT* e = mariadb_rpl_fetch(rpl_, nullptr);
   if (e == nullptr) {
     if (mysql_errno(conn_.get()) == 0) {
       return Status::Unavailable("the server ended the binary log dump");
