@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034  # the SLUICE_PG_*/SLUICE_REDIS_* results are for callers
 #
 # scripts/lib/servers.sh -- shared bash functions for sluice's scripts: throwaway
-# PostgreSQL 15 and Redis servers on free loopback ports, their temp dirs, clean-up,
+# PostgreSQL 15, MariaDB and Redis servers on free loopback ports, their temp dirs, clean-up,
 # and the cmake build. Sourced by scripts/test, scripts/quickstart, bench/ and the
 # fault scripts:
 #
@@ -10,6 +10,7 @@
 #     sluice_install_traps                         # EXIT/INT/TERM/HUP -> sluice_cleanup
 #     sluice_pg_start                              # sets SLUICE_PG_* (below)
 #     sluice_redis_start                           # sets SLUICE_REDIS_* (below)
+#     sluice_mariadb_start                         # sets SLUICE_MARIADB_* (below)
 #
 # Conventions
 # - Works under `set -euo pipefail`; changes no shell option of the caller.
@@ -20,8 +21,9 @@
 #   variables after each call.
 # - The result variables are NOT exported; export what you hand on to children.
 # - When run as root, PostgreSQL runs as the Debian `postgres` system user (it refuses
-#   to run as root); Redis runs as the invoking user (root or not). When run as a
-#   normal user, everything runs as that user and every temp dir is theirs.
+#   to run as root) and MariaDB as `mysql`; Redis runs as the invoking user (root or
+#   not). When run as a normal user, everything runs as that user and every temp dir
+#   is theirs.
 # - Temp dirs live under $TMPDIR (default /tmp); under /tmp instead if $TMPDIR is
 #   too long for a unix socket path, or (as root) the `postgres` user cannot reach it.
 # - Only servers and processes started through these functions are ever stopped:
@@ -272,6 +274,195 @@ sluice_psql() {
     -p "$SLUICE_PG_PORT" -U "$SLUICE_PG_USER" -d "$db" "$@"
 }
 
+# sluice_mariadb_os_user
+#   Prints the operating-system user MariaDB runs as: `mysql` when invoked as root
+#   (mariadbd refuses to run as root without being told), else the invoking user.
+sluice_mariadb_os_user() {
+  if ((EUID == 0)); then
+    getent passwd mysql >/dev/null || {
+      sluice_log "error: no 'mysql' system user (run scripts/setup)"
+      return 1
+    }
+    echo mysql
+  else
+    id -un
+  fi
+}
+
+# sluice_mariadb_start [SETTING...]
+#   Each SETTING is a line for the [mariadbd] section after the defaults (later lines
+#   win), e.g. sluice_mariadb_start "binlog_format = STATEMENT".
+#   Starts a throwaway MariaDB in a fresh temp dir, reading no configuration but its own
+#   (DIR/my.cnf): mariadb-install-db into DIR/data, listening on 127.0.0.1 at a free
+#   port, unix socket DIR/mysqld.sock, the binary log on (DIR/data/binlog.*) with
+#   binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL, server_id 1,
+#   GTID domain 0 and strict GTID mode, utf8mb4, small memory settings
+#   (innodb_buffer_pool_size 64M), error log in DIR/mariadb.log. The user `root` may
+#   connect from 127.0.0.1 without a password and has every privilege. Waits (with a
+#   deadline) until it answers. Sets:
+#     SLUICE_MARIADB_HOST    127.0.0.1
+#     SLUICE_MARIADB_PORT    the port
+#     SLUICE_MARIADB_USER    root
+#     SLUICE_MARIADB_DIR     the temp dir
+#     SLUICE_MARIADB_DATA    the data directory (DIR/data, the binary logs too)
+#     SLUICE_MARIADB_LOG     the error log (DIR/mariadb.log)
+#     SLUICE_MARIADB_SOCKET  the unix socket
+#     SLUICE_MARIADB_CTL     DIR/ctl, an executable: `start` (waits until it answers),
+#                            `stop` (clean shutdown, waits), `restart`, `kill` (SIGKILL)
+#   The server runs in its own session; sluice_cleanup (or sluice_mariadb_stop DIR)
+#   stops it.
+sluice_mariadb_start() {
+  local user dir data log sock cnf port attempt ctl
+  command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || {
+    sluice_log "error: mariadbd not found (run scripts/setup)"
+    return 1
+  }
+  user=$(sluice_mariadb_os_user)
+  sluice_mktemp dir sluice-mariadb
+  data=$dir/data
+  log=$dir/mariadb.log
+  sock=$dir/mysqld.sock
+  cnf=$dir/my.cnf
+  ctl=$dir/ctl
+  mkdir -m 0700 "$data" "$dir/tmp"
+  : >"$log"
+  if ((EUID == 0)); then
+    chown "$user": "$data" "$dir/tmp" "$log"
+    # The server creates its socket and pid file here.
+    chown "$user": "$dir"
+  fi
+  port=$(sluice_free_port)
+  {
+    echo "# throwaway MariaDB (scripts/lib/servers.sh)"
+    echo "[mariadbd]"
+    echo "user = $user"
+    echo "datadir = $data"
+    echo "tmpdir = $dir/tmp"
+    echo "socket = $sock"
+    echo "pid_file = $dir/mariadbd.pid"
+    echo "log_error = $log"
+    echo "bind_address = 127.0.0.1"
+    echo "skip_name_resolve = ON"
+    echo "log_bin = binlog"
+    echo "binlog_format = ROW"
+    echo "binlog_row_image = FULL"
+    echo "binlog_row_metadata = FULL"
+    echo "server_id = 1"
+    echo "gtid_domain_id = 0"
+    echo "gtid_strict_mode = ON"
+    echo "character_set_server = utf8mb4"
+    echo "collation_server = utf8mb4_general_ci"
+    echo "innodb_buffer_pool_size = 64M"
+    echo "innodb_log_file_size = 48M"
+    echo "innodb_log_buffer_size = 8M"
+    echo "innodb_flush_log_at_trx_commit = 2"
+    echo "innodb_use_native_aio = OFF"
+    echo "sync_binlog = 0"
+    echo "key_buffer_size = 8M"
+    echo "performance_schema = OFF"
+    echo "max_connections = 200"
+    echo "max_allowed_packet = 64M"
+    local setting
+    for setting in "$@"; do echo "$setting"; done
+    echo "port = $port"
+  } >"$cnf"
+  chmod 0644 "$cnf"
+
+  if ! (cd / && mariadb-install-db --defaults-file="$cnf" --auth-root-authentication-method=normal \
+    --skip-test-db >"$dir/install-db.log" 2>&1); then
+    sluice_log "error: mariadb-install-db failed:"
+    tail -n 20 "$dir/install-db.log" >&2
+    return 1
+  fi
+
+  # The control script is owned by the invoking user in a dir the server user cannot
+  # replace it in (root runs it).
+  {
+    echo '#!/usr/bin/env bash'
+    echo "# start|stop|restart|kill the throwaway MariaDB in $dir (scripts/lib/servers.sh)."
+    echo 'set -u'
+    printf 'dir=%q\n' "$dir"
+    cat <<'CTL'
+pid() { local p; p=$(cat "$dir/server.pid" 2>/dev/null) || return 1; [[ $p =~ ^[0-9]+$ ]] && kill -0 "$p" 2>/dev/null && echo "$p"; }
+up() { mariadb-admin --no-defaults --socket="$dir/mysqld.sock" -uroot --connect-timeout=1 ping >/dev/null 2>&1; }
+start() {
+  pid >/dev/null && return 0
+  (cd / && exec setsid /usr/sbin/mariadbd --defaults-file="$dir/my.cnf" </dev/null >>"$dir/mariadbd.out" 2>&1) &
+  echo $! >"$dir/server.pid"
+  for _ in $(seq 1200); do up && return 0; pid >/dev/null || break; sleep 0.1; done
+  echo "MariaDB in $dir did not start; see $dir/mariadb.log" >&2; return 1
+}
+stop() {
+  local p; p=$(pid) || return 0
+  kill -TERM "$p"
+  for _ in $(seq 600); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null; return 0
+}
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  restart) stop && start ;;
+  kill) p=$(pid) && kill -KILL "$p"; for _ in $(seq 100); do pid >/dev/null || exit 0; sleep 0.1; done ;;
+  *) echo "usage: $0 start|stop|restart|kill" >&2; exit 2 ;;
+esac
+CTL
+  } >"$ctl"
+  chmod 0755 "$ctl"
+
+  for attempt in 1 2 3; do
+    sluice_log "starting MariaDB on 127.0.0.1:$port (log: $log)"
+    if "$ctl" start; then
+      break
+    fi
+    if ((attempt < 3)) && grep -qE 'Address already in use|Do you already have another' "$log"; then
+      sluice_log "port $port was taken meanwhile; retrying with another"
+      port=$(sluice_free_port)
+      echo "port = $port" >>"$cnf"
+      continue
+    fi
+    sluice_log "error: MariaDB did not start:"
+    tail -n 20 "$log" >&2
+    return 1
+  done
+
+  # install-db made root@localhost (the socket); tests and sluice come over TCP.
+  if ! mariadb --no-defaults --socket="$sock" -uroot -e \
+    "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;" \
+    >>"$dir/install-db.log" 2>&1; then
+    sluice_log "error: could not create root@127.0.0.1:"
+    tail -n 5 "$dir/install-db.log" >&2
+    return 1
+  fi
+
+  SLUICE_MARIADB_HOST=127.0.0.1
+  SLUICE_MARIADB_PORT=$port
+  SLUICE_MARIADB_USER=root
+  SLUICE_MARIADB_DIR=$dir
+  SLUICE_MARIADB_DATA=$data
+  SLUICE_MARIADB_LOG=$log
+  SLUICE_MARIADB_SOCKET=$sock
+  SLUICE_MARIADB_CTL=$ctl
+}
+
+# sluice_mariadb DATABASE [MARIADB_ARGS...]
+#   Runs the mariadb client against the server of the last sluice_mariadb_start, as
+#   root, reading no option files. SQL comes from -e or stdin.
+sluice_mariadb() {
+  local db=$1
+  shift
+  mariadb --no-defaults -h "$SLUICE_MARIADB_HOST" -P "$SLUICE_MARIADB_PORT" \
+    -u "$SLUICE_MARIADB_USER" "$db" "$@"
+}
+
+# sluice_mariadb_stop DIR
+#   Stops the throwaway MariaDB in temp dir DIR (SIGKILL: the data is thrown away),
+#   then whatever of it is left. Does not remove DIR. Harmless if it is already gone.
+sluice_mariadb_stop() {
+  local dir=$1
+  [[ -x $dir/ctl ]] && "$dir/ctl" kill >/dev/null 2>&1
+  _sluice_kill_inside "$dir"
+}
+
 # sluice_pg_stop DIR
 #   Stops the throwaway PostgreSQL in temp dir DIR (immediate shutdown; the data is
 #   thrown away anyway), then kills whatever of it is left. Does not remove DIR.
@@ -404,6 +595,7 @@ sluice_cleanup() {
     [[ -d $dir ]] || continue
     [[ -d $dir/data ]] && sluice_pg_stop "$dir"
     [[ -f $dir/redis.pid ]] && sluice_redis_stop "$dir"
+    [[ -f $dir/my.cnf ]] && sluice_mariadb_stop "$dir"
     _sluice_kill_inside "$dir"
     sluice_wait_for 10 _sluice_rm "$dir" || sluice_log "warning: could not remove $dir"
   done

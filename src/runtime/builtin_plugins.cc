@@ -2,6 +2,7 @@
 
 #include "connectors/generate/generate_source.h"
 #include "connectors/kafka/kafka_source.h"
+#include "connectors/mariadb/mariadb_source.h"
 #include "connectors/postgres/postgres_source.h"
 #include "sinks/elasticsearch/es_sink.h"
 #include "sinks/kafka/kafka_sink.h"
@@ -13,6 +14,7 @@ namespace sluice {
 
 void RegisterBuiltinPlugins(Registry& registry) {
   pg::RegisterPostgresSource(registry);
+  mariadb::RegisterMariaDbSource(registry);
   generate::RegisterGenerateSource(registry);
   kafka::RegisterKafkaSource(registry);
   RegisterStdoutSink(registry);
