@@ -26,6 +26,14 @@ uint64_t GtidState::Position() const {
   return sum;
 }
 
+bool GtidState::Covers(const GtidState& other) const {
+  for (const auto& [domain, g] : other.domains_) {
+    auto it = domains_.find(domain);
+    if (it == domains_.end() || it->second.seq < g.seq) return false;
+  }
+  return true;
+}
+
 std::string GtidState::ToString() const {
   std::vector<Gtid> list;
   for (const auto& [domain, g] : domains_) list.push_back(g);

@@ -27,6 +27,9 @@ class GtidState {
   // Records `gtid` as its domain's latest.
   void Advance(const Gtid& gtid);
   uint64_t Position() const;
+  // Whether every domain of `other` is at or past its sequence number here: every
+  // transaction up to `other` is also up to this state.
+  bool Covers(const GtidState& other) const;
   std::string ToString() const;
   bool operator==(const GtidState&) const = default;
 

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "connectors/mariadb/mariadb_source.h"
+#include "connectors/mariadb/table_read.h"
 
 namespace sluice::mariadb {
 
@@ -31,26 +32,6 @@ ValueClass ClassOfField(const MYSQL_FIELD& f) {
   c.collation = static_cast<uint16_t>(f.charsetnr);
   return ClassOf(c);
 }
-
-// "`a`, `b`".
-std::string ColumnList(const std::vector<std::string>& key) {
-  std::string out;
-  for (const std::string& k : key) out += (out.empty() ? "" : ", ") + QuoteIdent(k);
-  return out;
-}
-
-// "(`a`, `b`)" or "`a`": the key as one value to compare.
-std::string KeyList(const std::vector<std::string>& key) {
-  return key.size() == 1 ? ColumnList(key) : "(" + ColumnList(key) + ")";
-}
-
-std::string BoundList(MyConn& conn, const std::vector<std::string>& bound) {
-  std::string out;
-  for (const std::string& v : bound) out += (out.empty() ? "" : ", ") + conn.Quote(v);
-  return bound.size() == 1 ? out : "(" + out + ")";
-}
-
-std::string FromOf(const MyTable& t) { return QuoteIdent(t.database) + "." + QuoteIdent(t.name); }
 
 }  // namespace
 
@@ -145,68 +126,22 @@ Status MariaDbSource::PlanTable(MyConn& conn, const MyTable& t) {
 
 Status MariaDbSource::ReadRange(MyConn& conn, const MyTable& t, const TablePlan& plan, size_t range,
                                 Lsn position, BatchEmitter& out, const std::atomic<bool>& stop) {
-  std::string sql = "SELECT ";
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    std::string col = QuoteIdent(t.columns[i]);
-    // MariaDB prints a FLOAT with 6 digits; as a DOUBLE it prints the float's exact value.
-    if (t.classes[i] == ValueClass::kFloat) col = "CAST(" + col + " AS DOUBLE)";
-    sql += (i ? ", " : "") + col;
-  }
-  sql += " FROM " + FromOf(t);
-  std::vector<std::string> where;
-  if (range > 0) where.push_back(KeyList(t.key) + " > " + BoundList(conn, plan.bounds[range - 1]));
-  if (range < plan.bounds.size()) {
-    where.push_back(KeyList(t.key) + " <= " + BoundList(conn, plan.bounds[range]));
-  }
-  for (size_t i = 0; i < where.size(); ++i) sql += (i ? " AND " : " WHERE ") + where[i];
-  if (mysql_real_query(conn.get(), sql.data(), sql.size()) != 0) return ToStatus(conn.get(), sql);
-  MYSQL_RES* res = mysql_use_result(conn.get());
-  if (res == nullptr) return ToStatus(conn.get(), sql);
-  std::vector<size_t> key_index;
-  for (const std::string& k : t.key) {
-    for (size_t i = 0; i < t.columns.size(); ++i) {
-      if (t.columns[i] == k) key_index.push_back(i);
-    }
-  }
-  int64_t rows = 0;
-  Batch batch;
-  bool stopped = false;
-  while (MYSQL_ROW row = mysql_fetch_row(res)) {
-    unsigned long* lengths = mysql_fetch_lengths(res);
-    Change c;
-    c.op = Op::kRead;
-    c.table = t.id;
-    c.position = Position{position, 0};
-    Row after;
-    after.reserve(t.columns.size());
-    for (size_t i = 0; i < t.columns.size(); ++i) {
-      after.push_back(Field{t.columns[i],
-                            row[i] ? TextToValue(t.classes[i], std::string_view(row[i], lengths[i]))
-                                   : Value::Null()});
-    }
-    for (size_t k : key_index) c.key.push_back(after[k]);
-    c.after = std::move(after);
-    batch.bytes += c.ApproxBytes();
-    batch.changes.push_back(std::move(c));
-    ++rows;
-    if (batch.changes.size() >= ctx_.batch_max_changes || batch.bytes >= ctx_.batch_max_bytes) {
-      if (stop || !Emit(std::move(batch), out)) {
-        stopped = true;
-        break;
-      }
-      batch = Batch{};
-    }
-  }
-  Status fetch =
-      mysql_errno(conn.get()) != 0 && !stopped ? ToStatus(conn.get(), sql) : Status::Ok();
-  mysql_free_result(res);
-  if (stopped) return Status::Cancelled("stopped");
-  SLUICE_RETURN_IF_ERROR(fetch);
+  // The range's last batch, which carries its token, is emitted here, not by ReadRows.
+  Batch last;
+  bool have_last = false;
+  auto rows = ReadRows(conn, t, SelectColumns(t) + RangeWhere(conn, t, plan, range), position,
+                       ctx_.batch_max_changes, ctx_.batch_max_bytes, [&](Batch&& b) {
+                         if (have_last && (stop || !Emit(std::move(last), out))) return false;
+                         last = std::move(b);
+                         have_last = true;
+                         return true;
+                       });
+  if (!rows.ok()) return rows.status();
   {
     std::lock_guard lock(state_mu_);
-    batch.checkpoint.token = handed_on_.Add({t.qualified, range, rows});
+    last.checkpoint.token = handed_on_.Add({t.qualified, range, rows.value()});
   }
-  if (!Emit(std::move(batch), out)) return Status::Cancelled("stopped");
+  if (!Emit(std::move(last), out)) return Status::Cancelled("stopped");
   return Status::Ok();
 }
 
@@ -225,19 +160,9 @@ Status MariaDbSource::Snapshot(BatchEmitter& out, const std::atomic<bool>& stop)
   auto conn = MyConn::Connect(options_.dsn);
   if (!conn.ok()) return conn.status();
   MyConn& c = conn.value();
-  SLUICE_RETURN_IF_ERROR(c.Exec("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
-  SLUICE_RETURN_IF_ERROR(c.Exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"));
-  auto at = c.Query(
-      "SELECT BINLOG_GTID_POS(f.VARIABLE_VALUE, p.VARIABLE_VALUE) FROM "
-      "information_schema.SESSION_STATUS f, information_schema.SESSION_STATUS p WHERE "
-      "f.VARIABLE_NAME = 'BINLOG_SNAPSHOT_FILE' AND p.VARIABLE_NAME = 'BINLOG_SNAPSHOT_POSITION'");
-  if (!at.ok()) return at.status();
-  if (at.value().empty() || !at.value()[0][0]) {
-    return Status::FailedPrecondition(
-        "the server gives no GTID for its snapshot position (binlog_snapshot_file; is log_bin "
-        "on?)");
-  }
-  std::string gtid = *at.value()[0][0];
+  auto begun = BeginConsistentRead(c);
+  if (!begun.ok()) return begun.status();
+  std::string gtid = begun.value();
   auto snapshot_at = GtidState::Parse(gtid);
   if (!snapshot_at.ok()) return snapshot_at.status();
   Lsn position(snapshot_at.value().Position());

@@ -11,7 +11,6 @@
 namespace sluice::mariadb {
 
 namespace {
-constexpr const char* kStateName = "mariadb_source.json";
 
 bool Fatal(const Status& s) {
   return s.code() == StatusCode::kDataLoss || s.code() == StatusCode::kInvalidArgument ||
@@ -61,7 +60,7 @@ Status MariaDbSource::Check() {
 
 Status MariaDbSource::LoadState() {
   if (state_loaded_ || ctx_.state == nullptr) return Status::Ok();
-  auto doc = ctx_.state->Load(kStateName);
+  auto doc = ctx_.state->Load(kStateFile);
   if (!doc.ok()) return doc.status();
   std::lock_guard lock(state_mu_);
   if (doc.value()) {
@@ -71,7 +70,7 @@ Status MariaDbSource::LoadState() {
       state_.gtid = j.value("gtid", "");
       state_.snapshot = ReadSnapshotRecord(j);
     } catch (const std::exception& e) {
-      return Status::DataLoss("state " + ctx_.state->PathOf(kStateName) +
+      return Status::DataLoss("state " + ctx_.state->PathOf(kStateFile) +
                               " is damaged: " + e.what());
     }
   }
@@ -86,7 +85,7 @@ Status MariaDbSource::RecordStateLocked(const std::function<void(State&)>& chang
     nlohmann::json j = nlohmann::json::object();
     if (next.started) j["gtid"] = next.gtid;
     WriteSnapshotRecord(next.snapshot, &j);
-    SLUICE_RETURN_IF_ERROR(ctx_.state->Save(kStateName, j.dump()));
+    SLUICE_RETURN_IF_ERROR(ctx_.state->Save(kStateFile, j.dump()));
   }
   state_ = std::move(next);
   return Status::Ok();

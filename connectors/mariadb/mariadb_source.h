@@ -15,6 +15,7 @@
 #include "connectors/mariadb/gtid_state.h"
 #include "connectors/mariadb/my_conn.h"
 #include "connectors/mariadb/table_map.h"
+#include "connectors/mariadb/table_read.h"
 #include "connectors/mariadb/value_map.h"
 #include "core/registry.h"
 #include "core/source.h"
@@ -30,17 +31,9 @@ struct MariaDbOptions {
   int heartbeat_ms = 1000;               // the server's heartbeat while its log is idle
 };
 
-// One table the pipeline reads, as the snapshot needs it.
-struct MyTable {
-  std::string database, name;
-  std::string qualified;  // "shop.orders": its name in the state and in messages
-  std::vector<std::string> columns;
-  std::vector<ValueClass> classes;  // per column
-  std::vector<std::string> key;     // primary key columns, in key order
-  // Columns of MariaDB's UUID, INET4, INET6 types, which the binary log writes as BINARY.
-  std::map<std::string, Column::Logical> logical;
-  std::shared_ptr<const TableId> id;
-};
+// The source's file in the pipeline's state directory: {"gtid": confirmed GTID state, the
+// snapshot's progress}.
+inline constexpr const char* kStateFile = "mariadb_source.json";
 
 // Run() and Shutdown() on the pipeline's source thread; Confirm() from sink threads.
 class MariaDbSource : public Source {
@@ -48,6 +41,9 @@ class MariaDbSource : public Source {
   MariaDbSource(SourceContext ctx, MariaDbOptions options);
 
   Status Check() override;
+  Result<std::vector<TableSchema>> Describe() override;
+  // A consistent-snapshot transaction at the server's current GTID state (mariadb_verify.cc).
+  Result<std::unique_ptr<SourceScan>> OpenScan() override;
   Status Run(BatchEmitter& out, const std::atomic<bool>& stop) override;
   void Confirm(const Checkpoint& checkpoint) override;
 

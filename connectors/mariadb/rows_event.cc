@@ -302,8 +302,9 @@ Status ReadImage(ByteReader& r, const TableMap& map, std::string_view present,
 
 size_t DecimalSize(int precision, int scale) {
   int intg = precision - scale;
-  return static_cast<size_t>((intg / kDigitsPerGroup) * 4 + kDigitBytes[intg % kDigitsPerGroup] +
-                             (scale / kDigitsPerGroup) * 4 + kDigitBytes[scale % kDigitsPerGroup]);
+  int bytes = (intg / kDigitsPerGroup) * 4 + kDigitBytes[intg % kDigitsPerGroup] +
+              (scale / kDigitsPerGroup) * 4 + kDigitBytes[scale % kDigitsPerGroup];
+  return static_cast<size_t>(bytes);
 }
 
 // The packed DECIMAL (strings/decimal.c, decimal2bin): the integer digits, then the

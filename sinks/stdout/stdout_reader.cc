@@ -29,6 +29,23 @@ std::string JoinKey(const ordered_json& key) {
   return JoinedKey(values);
 }
 
+// Bit i set: the key's value i is a JSON literal (number or boolean), not a string.
+uint8_t LiteralMask(const ordered_json& key) {
+  uint8_t mask = 0;
+  size_t i = 0;
+  for (const auto& v : key) {
+    if (i < 8 && !v.is_string()) mask |= static_cast<uint8_t>(1u << i);
+    ++i;
+  }
+  return mask;
+}
+
+ValueKind KindOfLiteral(const std::string& text) {
+  if (text == "true" || text == "false") return ValueKind::kBool;
+  if (text.find_first_of(".eE") != std::string::npos) return ValueKind::kFloat;
+  return ValueKind::kInt;
+}
+
 Position LinePosition(const ordered_json& line) {
   auto lsn = Lsn::Parse(line.value("lsn", ""));
   return Position{lsn.value_or(Lsn()), line.value("seq", uint64_t{0})};
@@ -80,6 +97,11 @@ class FileReader : public SinkReader {
         h.key.push_back(key.substr(start, end - start));
       }
       if (h.key.size() != key_columns.size()) h.key.clear();
+      for (size_t i = 0; i < h.key.size() && i < 8; ++i) {
+        h.key_kinds.push_back((e.literals >> i) & 1u ? KindOfLiteral(h.key[i])
+                                                     : ValueKind::kString);
+      }
+      if (h.key_kinds.size() != h.key.size()) h.key_kinds.clear();
       h.name = "line at byte " + std::to_string(e.offset);
       entries.push_back(std::move(h));
       if (entries.size() >= 500) SLUICE_RETURN_IF_ERROR(page(std::exchange(entries, {})));
@@ -93,6 +115,7 @@ class FileReader : public SinkReader {
     Position position;
     uint64_t offset = 0;
     bool deleted = false;
+    uint8_t literals = 0;  // LiteralMask of the line's key
   };
 
   const Entry* Find(const TableId& table, const std::string& key) const {
@@ -123,16 +146,17 @@ class FileReader : public SinkReader {
       std::string op = j.value("op", "");
       if (op == "truncate") {
         for (auto& [k, e] : keys) {
-          if (e.position < pos) e = Entry{pos, at, true};
+          if (e.position < pos) e = Entry{pos, at, true, e.literals};
         }
         continue;
       }
-      auto apply = [&](const std::string& key, bool deleted) {
-        auto [it, fresh] = keys.try_emplace(key, Entry{pos, at, deleted});
-        if (!fresh && !(pos < it->second.position)) it->second = Entry{pos, at, deleted};
+      auto apply = [&](const ordered_json& key, bool deleted) {
+        Entry entry{pos, at, deleted, LiteralMask(key)};
+        auto [it, fresh] = keys.try_emplace(JoinKey(key), entry);
+        if (!fresh && !(pos < it->second.position)) it->second = entry;
       };
-      if (j.contains("old_key")) apply(JoinKey(j["old_key"]), true);
-      apply(JoinKey(j["key"]), op == "delete");
+      if (j.contains("old_key")) apply(j["old_key"], true);
+      apply(j["key"], op == "delete");
     }
     loaded_ = true;
     return Status::Ok();

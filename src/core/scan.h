@@ -62,7 +62,10 @@ struct Probe {
 // An entry a sink holds: its key column values as text, and the sink's own name for it.
 struct HeldEntry {
   std::vector<std::string> key;  // empty when the stored value does not carry the key
-  std::string name;              // Redis key, document _id, ...
+  // The kind of each key value when the sink stores them typed (a JSON number, say); empty
+  // when it holds text only. A repair's delete carries the key in these kinds.
+  std::vector<ValueKind> key_kinds;
+  std::string name;  // Redis key, document _id, ...
 };
 
 // A key's values (text forms, in order) joined by a separator no text form contains: the

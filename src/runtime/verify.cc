@@ -167,7 +167,9 @@ class PipelineVerifier {
             d.op = Op::kDelete;
             d.table = std::make_shared<const TableId>(source_table.table);
             for (size_t k = 0; k < key_columns.size(); ++k) {
-              d.key.push_back({key_columns[k], Value::Of(ValueKind::kString, e.key[k])});
+              ValueKind kind =
+                  e.key_kinds.size() == e.key.size() ? e.key_kinds[k] : ValueKind::kString;
+              d.key.push_back({key_columns[k], Value::Of(kind, e.key[k])});
             }
             d.position = scan_.position();
             deletes.push_back(std::move(d));

@@ -226,7 +226,7 @@ TEST_CASE("Wait: 2,000 waits at once cost no thread each and bounded memory, and
     auto v = MetricValue(HttpGet(port, "/metrics").body, "sluice_waits_open");
     return v.value_or(-1);
   };
-  REQUIRE(WaitFor([&] { return open() == kWaiters; }, seconds(60)));
+  REQUIRE(WaitFor([&] { return open() == kWaiters; }, seconds(180)));
   const int64_t rss_waiting = ProcStatus(sluice->pid(), "VmRSS");
   const int64_t threads_waiting = ProcStatus(sluice->pid(), "Threads");
   WARN("RSS " << rss_before << " kB before, " << rss_waiting << " kB with " << kWaiters
