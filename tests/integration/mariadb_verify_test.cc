@@ -9,31 +9,12 @@
 #include "support/mariadb_pipeline.h"
 #include "support/stdout_pipeline.h"
 #include "support/test_env.h"
+#include "support/verify_run.h"
 
 namespace sluice::test {
 namespace {
 
 using std::chrono::seconds;
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-};
-
-Outcome Verify(const TempDir& dir, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args = {"verify", "-c", dir.File("sluice.yaml"), "--wait", "60"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  ::unlink(dir.File("verify.out").c_str());  // RunSluice appends
-  ::unlink(dir.File("verify.err").c_str());
-  Outcome o;
-  o.code = RunSluice(args, dir.File("verify.out"), dir.File("verify.err"), seconds(120));
-  o.out = ReadFile(dir.File("verify.out")) + ReadFile(dir.File("verify.err"));
-  return o;
-}
-
-bool Has(const Outcome& o, const std::string& text) {
-  return o.out.find(text) != std::string::npos;
-}
 
 TEST_CASE("mariadb | stdout: verify finds a file edited behind sluice's back and repairs it",
           "[integration][mariadb][verify]") {
@@ -46,7 +27,7 @@ TEST_CASE("mariadb | stdout: verify finds a file edited behind sluice's back and
   MariaChanges(db, 9000);
 
   // Verify waits until the pipeline has confirmed the changes above, then compares.
-  Outcome clean = Verify(dir);
+  VerifyOutcome clean = RunVerify(dir);
   INFO(clean.out);
   CHECK(clean.code == 0);
   CHECK(Has(clean, "every verified sink equals the source"));
@@ -74,18 +55,7 @@ TEST_CASE("mariadb | stdout: verify finds a file edited behind sluice's back and
              f);
   std::fclose(f);
 
-  Outcome found = Verify(dir);
-  INFO(found.out);
-  CHECK(found.code == 1);
-  CHECK(Has(found, "missing id=31"));
-  CHECK(Has(found, "extra line at byte"));
-  Outcome repaired = Verify(dir, {"--repair"});
-  INFO(repaired.out);
-  CHECK(repaired.code == 0);
-  CHECK(Has(repaired, "result: 2 differences repaired"));
-  Outcome again = Verify(dir);
-  INFO(again.out);
-  CHECK(again.code == 0);
+  RequireFoundThenRepaired(dir, {"missing id=31", "extra line at byte"}, 2);
   RequireMariaEqual(db, dir);
 }
 

@@ -13,32 +13,12 @@
 #include "support/es_target.h"
 #include "support/stdout_pipeline.h"
 #include "support/test_env.h"
+#include "support/verify_run.h"
 
 namespace sluice::test {
 namespace {
 
 using std::chrono::seconds;
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-};
-
-Outcome Verify(const TempDir& dir, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args = {"verify", "-c", dir.File("sluice.yaml"), "--wait", "60"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  // RunSluice appends: start from empty files, so each outcome is this run's alone.
-  ::unlink(dir.File("verify.out").c_str());
-  ::unlink(dir.File("verify.err").c_str());
-  Outcome o;
-  o.code = RunSluice(args, dir.File("verify.out"), dir.File("verify.err"), seconds(120));
-  o.out = ReadFile(dir.File("verify.out")) + ReadFile(dir.File("verify.err"));
-  return o;
-}
-
-bool Has(const Outcome& o, const std::string& text) {
-  return o.out.find(text) != std::string::npos;
-}
 
 std::unique_ptr<redis::RedisClient> Redis(const std::string& url) {
   auto u = redis::RedisUrl::Parse(url);
@@ -55,29 +35,8 @@ size_t KeyCount(redis::RedisClient& c, const std::string& pattern) {
   return (*keys)->elements;
 }
 
-// Verify names each difference in `expected` and exits 1; --repair fixes all `count` of them
-// and exits 0; a last verify finds the sinks equal.
-void RequireFoundThenRepaired(const TempDir& dir, const std::vector<std::string>& expected,
-                              int count) {
-  Outcome found = Verify(dir);
-  INFO(found.out);
-  CHECK(found.code == 1);
-  for (const std::string& e : expected) CHECK(Has(found, e));
-  CHECK(Has(found, "result: differences found"));
-
-  Outcome repaired = Verify(dir, {"--repair"});
-  INFO(repaired.out);
-  CHECK(repaired.code == 0);
-  CHECK(Has(repaired, "result: " + std::to_string(count) + " differences repaired"));
-
-  Outcome again = Verify(dir);
-  INFO(again.out);
-  CHECK(again.code == 0);
-  CHECK(Has(again, "every verified sink equals the source"));
-}
-
 void RequireClean(const TempDir& dir) {
-  Outcome clean = Verify(dir);
+  VerifyOutcome clean = RunVerify(dir);
   INFO(clean.out);
   CHECK(clean.code == 0);
   CHECK(Has(clean, "every verified sink equals the source"));
